@@ -1,0 +1,87 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+)
+
+// EventKind names a security-relevant event.
+type EventKind string
+
+// The events recorded by Service and Sessions.
+const (
+	EventSignup          EventKind = "signup"
+	EventLoginSuccess    EventKind = "login_success"
+	EventLoginFailure    EventKind = "login_failure"
+	EventLoginThrottled  EventKind = "login_throttled"
+	EventLogout          EventKind = "logout"
+	EventSessionRevoked  EventKind = "session_revoked"
+	EventPasswordChanged EventKind = "password_changed"
+	EventAccountDeleted  EventKind = "account_deleted"
+)
+
+// Event is one security-relevant action. It never holds a session token or
+// a password: SessionID is the opaque registry id.
+type Event struct {
+	Kind      EventKind
+	UserID    int64 // 0 when no account is known (a failed login for an unknown email)
+	IP        string
+	SessionID string
+}
+
+// Auditor receives events: the audit log, metrics.
+type Auditor interface {
+	Record(ctx context.Context, e Event)
+}
+
+// Auditors fans an event out to several auditors.
+type Auditors []Auditor
+
+// Record passes e to every auditor.
+func (as Auditors) Record(ctx context.Context, e Event) {
+	for _, a := range as {
+		a.Record(ctx, e)
+	}
+}
+
+// AuditLog writes events as structured log records. Session ids are logged
+// as an HMAC under a per-process random salt: records of one session can be
+// correlated, but a log reader learns nothing usable about the session.
+type AuditLog struct {
+	log  *slog.Logger
+	salt []byte
+}
+
+// NewAuditLog returns an AuditLog writing to l.
+func NewAuditLog(l *slog.Logger) *AuditLog {
+	salt := make([]byte, 32)
+	_, _ = rand.Read(salt) // crypto/rand.Read never fails on supported platforms
+	return &AuditLog{log: l, salt: salt}
+}
+
+// Record logs e at info level (warn for failures and throttling).
+func (a *AuditLog) Record(ctx context.Context, e Event) {
+	level := slog.LevelInfo
+	if e.Kind == EventLoginFailure || e.Kind == EventLoginThrottled {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("event", string(e.Kind)),
+		slog.Int64("user_id", e.UserID),
+		slog.String("ip", e.IP),
+	}
+	if e.SessionID != "" {
+		attrs = append(attrs, slog.String("session", a.hash(e.SessionID)))
+	}
+	a.log.LogAttrs(ctx, level, "audit", attrs...)
+}
+
+func (a *AuditLog) hash(id string) string {
+	m := hmac.New(sha256.New, a.salt)
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil)[:12])
+}

@@ -1,0 +1,397 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// Session keys. Handlers never touch them: they call Sessions' methods, so
+// that nobody can sign a user in without renewing the token first.
+const (
+	keyUserID    = "uid"
+	keySessionID = "sid"  // opaque registry id of this session
+	keySeen      = "seen" // unix seconds of the last registry touch
+)
+
+// touchEvery is how often a session's last-seen time is written to the
+// registry: often enough for "last active 3 minutes ago", rare enough that
+// a page view costs no write.
+const touchEvery = time.Minute
+
+// pruneAbove is the registry size from which a login first drops entries of
+// sessions that ended on their own (idle or absolute expiry).
+const pruneAbove = 32
+
+// RegistryEntry describes one signed-in session in the per-user registry.
+type RegistryEntry struct {
+	ID        string // opaque random id, safe to show and to put in URLs
+	StoreKey  string // the session's key in the store: a hash of its token, never the token
+	Created   time.Time
+	LastSeen  time.Time
+	IP        string
+	UserAgent string
+	Remember  bool
+}
+
+// Registry indexes live sessions by user, so that listing or ending a
+// user's sessions costs O(that user's sessions), never a scan of the store.
+type Registry interface {
+	// Add inserts or replaces e under userID, keeps the user's index for at
+	// least ttl, and returns how many entries the user now has.
+	Add(ctx context.Context, userID int64, e RegistryEntry, ttl time.Duration) (int, error)
+	// Touch sets the last-seen time of entry id.
+	Touch(ctx context.Context, userID int64, id string, seen time.Time) error
+	// List returns the user's entries, in no particular order.
+	List(ctx context.Context, userID int64) ([]RegistryEntry, error)
+	// Remove deletes entries; unknown ids are ignored.
+	Remove(ctx context.Context, userID int64, ids ...string) error
+}
+
+// SessionStore is the session store: an scs.Store that can also tell which
+// keys are still alive.
+type SessionStore interface {
+	scs.Store
+	Alive(ctx context.Context, keys ...string) ([]bool, error)
+}
+
+// SessionConfig configures Sessions.
+type SessionConfig struct {
+	CookieName string
+	Secure     bool
+	// Lifetime is the absolute lifetime of a session without remember-me;
+	// RememberLifetime that of a remembered one.
+	Lifetime         time.Duration
+	RememberLifetime time.Duration
+	// Codec encodes session data for the store; nil means SCS's gob codec.
+	Codec scs.Codec
+}
+
+// SessionInfo is one of a user's live sessions, as shown to the user.
+type SessionInfo struct {
+	ID        string
+	Created   time.Time
+	LastSeen  time.Time
+	IP        string
+	UserAgent string
+	Remember  bool
+	Current   bool
+}
+
+// Sessions wraps the SCS session manager. It is the only code that reads or
+// writes session keys: LogIn renews the token before it stores the user id,
+// LogOut destroys the session in the store and expires the cookie, and the
+// registry is kept in step with both.
+//
+// A future second factor fits between Service.Authenticate and LogIn: a
+// handler would renew the token and keep a pending user id (a new method
+// here) until the second step succeeds, then call LogIn.
+type Sessions struct {
+	sm       *scs.SessionManager
+	store    SessionStore
+	registry Registry
+	audit    Auditor
+	cfg      SessionConfig
+	now      func() time.Time
+}
+
+// NewSessions builds the session manager: HttpOnly, SameSite=Lax, Path=/,
+// no Domain, a browser-session cookie unless remember-me is chosen. The idle
+// timeout is not SCS's: the store enforces it (see package sessionstore),
+// because SCS would rewrite every session on every request to enforce it.
+func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg SessionConfig) *Sessions {
+	sm := scs.New()
+	sm.Store = store
+	sm.Lifetime = cfg.Lifetime
+	sm.IdleTimeout = 0
+	sm.HashTokenInStore = true // a copy of the store holds no usable token
+	sm.Cookie.Name = cfg.CookieName
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	sm.Cookie.Domain = ""
+	sm.Cookie.Secure = cfg.Secure
+	sm.Cookie.Persist = false
+	if cfg.Codec != nil {
+		sm.Codec = cfg.Codec
+	}
+	if audit == nil {
+		audit = Auditors{}
+	}
+	return &Sessions{sm: sm, store: store, registry: registry, audit: audit, cfg: cfg, now: time.Now}
+}
+
+// LoadAndSave is SCS's middleware: it loads the session named by the
+// request's cookie and saves it, with the cookie, before the response is
+// written. onError handles a store failure.
+func (s *Sessions) LoadAndSave(next http.Handler, onError func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	s.sm.ErrorFunc = onError
+	return s.sm.LoadAndSave(next)
+}
+
+// storeKey is the key SCS uses for token when HashTokenInStore is set.
+func storeKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func newSessionID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+}
+
+// LogIn signs user in on this request's session: a new token first (so a
+// token planted before login is worthless), then the user id. remember picks
+// a persistent cookie and the longer lifetime.
+func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client) error {
+	if err := s.sm.RenewToken(ctx); err != nil {
+		return unavailable("renew token", err)
+	}
+	if err := s.sm.Clear(ctx); err != nil {
+		return unavailable("clear session", err)
+	}
+	now := s.now()
+	lifetime := s.cfg.Lifetime
+	if remember {
+		lifetime = s.cfg.RememberLifetime
+		s.sm.SetDeadline(ctx, now.Add(lifetime))
+		s.sm.RememberMe(ctx, true)
+	}
+	id := newSessionID()
+	s.sm.Put(ctx, keyUserID, user.ID)
+	s.sm.Put(ctx, keySessionID, id)
+	s.sm.Put(ctx, keySeen, now.Unix())
+	entry := RegistryEntry{
+		ID: id, StoreKey: storeKey(s.sm.Token(ctx)), Created: now, LastSeen: now,
+		IP: c.IP, UserAgent: c.UserAgent, Remember: remember,
+	}
+	n, err := s.registry.Add(ctx, user.ID, entry, max(s.cfg.Lifetime, s.cfg.RememberLifetime))
+	if err != nil {
+		return unavailable("registry add", err)
+	}
+	if n > pruneAbove {
+		if _, err := s.List(ctx, user.ID); err != nil {
+			return err
+		}
+	}
+	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, SessionID: id})
+	return nil
+}
+
+// LogOut ends this request's session: deleted from the store (for good: see
+// package sessionstore), removed from the registry, cookie expired.
+func (s *Sessions) LogOut(ctx context.Context, c Client) error {
+	uid := s.sm.GetInt64(ctx, keyUserID)
+	id := s.sm.GetString(ctx, keySessionID)
+	if err := s.sm.Destroy(ctx); err != nil {
+		return unavailable("destroy session", err)
+	}
+	if uid == 0 {
+		return nil
+	}
+	if err := s.registry.Remove(ctx, uid, id); err != nil {
+		return unavailable("registry remove", err)
+	}
+	s.audit.Record(ctx, Event{Kind: EventLogout, UserID: uid, IP: c.IP, SessionID: id})
+	return nil
+}
+
+// UserID returns the signed-in user's id, if any.
+func (s *Sessions) UserID(ctx context.Context) (int64, bool) {
+	id := s.sm.GetInt64(ctx, keyUserID)
+	return id, id != 0
+}
+
+// Touch records activity of the signed-in session in the registry, at most
+// once per touchEvery, so that most page views write nothing.
+func (s *Sessions) Touch(ctx context.Context) error {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return nil
+	}
+	now := s.now()
+	if now.Unix()-s.sm.GetInt64(ctx, keySeen) < int64(touchEvery/time.Second) {
+		return nil
+	}
+	s.sm.Put(ctx, keySeen, now.Unix())
+	if err := s.registry.Touch(ctx, uid, s.sm.GetString(ctx, keySessionID), now); err != nil {
+		return unavailable("registry touch", err)
+	}
+	return nil
+}
+
+// Renew gives the signed-in session a new token, keeping it signed in: used
+// after a privilege change such as a new password.
+func (s *Sessions) Renew(ctx context.Context) error {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return nil
+	}
+	if err := s.sm.RenewToken(ctx); err != nil {
+		return unavailable("renew token", err)
+	}
+	id := s.sm.GetString(ctx, keySessionID)
+	entries, err := s.registry.List(ctx, uid)
+	if err != nil {
+		return unavailable("registry list", err)
+	}
+	for _, e := range entries {
+		if e.ID == id {
+			e.StoreKey = storeKey(s.sm.Token(ctx))
+			if _, err := s.registry.Add(ctx, uid, e, max(s.cfg.Lifetime, s.cfg.RememberLifetime)); err != nil {
+				return unavailable("registry add", err)
+			}
+		}
+	}
+	return nil
+}
+
+// live returns the user's registry entries whose sessions still exist,
+// dropping the others from the registry.
+func (s *Sessions) live(ctx context.Context, userID int64) ([]RegistryEntry, error) {
+	entries, err := s.registry.List(ctx, userID)
+	if err != nil {
+		return nil, unavailable("registry list", err)
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i] = e.StoreKey
+	}
+	alive, err := s.store.Alive(ctx, keys...)
+	if err != nil {
+		return nil, unavailable("store alive", err)
+	}
+	var live []RegistryEntry
+	var dead []string
+	for i, e := range entries {
+		if alive[i] {
+			live = append(live, e)
+		} else {
+			dead = append(dead, e.ID)
+		}
+	}
+	if len(dead) > 0 {
+		if err := s.registry.Remove(ctx, userID, dead...); err != nil {
+			return nil, unavailable("registry remove", err)
+		}
+	}
+	return live, nil
+}
+
+// List returns the user's live sessions, this one first, then the most
+// recently active.
+func (s *Sessions) List(ctx context.Context, userID int64) ([]SessionInfo, error) {
+	entries, err := s.live(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	current := s.sm.GetString(ctx, keySessionID)
+	infos := make([]SessionInfo, 0, len(entries))
+	for _, e := range entries {
+		infos = append(infos, SessionInfo{
+			ID: e.ID, Created: e.Created, LastSeen: e.LastSeen, IP: e.IP,
+			UserAgent: e.UserAgent, Remember: e.Remember, Current: e.ID == current,
+		})
+	}
+	slices.SortFunc(infos, func(a, b SessionInfo) int {
+		switch {
+		case a.Current != b.Current:
+			if a.Current {
+				return -1
+			}
+			return 1
+		default:
+			return b.LastSeen.Compare(a.LastSeen)
+		}
+	})
+	return infos, nil
+}
+
+// end deletes the sessions of entries from the store and the registry. The
+// store refuses to let an in-flight request write them back.
+func (s *Sessions) end(ctx context.Context, userID int64, entries []RegistryEntry, c Client) error {
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if err := s.store.Delete(e.StoreKey); err != nil {
+			return unavailable("store delete", err)
+		}
+		ids = append(ids, e.ID)
+	}
+	if err := s.registry.Remove(ctx, userID, ids...); err != nil {
+		return unavailable("registry remove", err)
+	}
+	for _, id := range ids {
+		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: userID, IP: c.IP, SessionID: id})
+	}
+	return nil
+}
+
+// Revoke ends session id of the signed-in user. Ending this very session is
+// a log-out. ErrSessionNotFound when the user has no such live session.
+func (s *Sessions) Revoke(ctx context.Context, id string, c Client) error {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return ErrSessionNotFound
+	}
+	if id == s.sm.GetString(ctx, keySessionID) {
+		return s.LogOut(ctx, c)
+	}
+	entries, err := s.registry.List(ctx, uid)
+	if err != nil {
+		return unavailable("registry list", err)
+	}
+	for _, e := range entries {
+		if e.ID == id {
+			return s.end(ctx, uid, []RegistryEntry{e}, c)
+		}
+	}
+	return ErrSessionNotFound
+}
+
+// RevokeOthers ends every session of the signed-in user but this one and
+// returns how many it ended.
+func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return 0, nil
+	}
+	entries, err := s.registry.List(ctx, uid)
+	if err != nil {
+		return 0, unavailable("registry list", err)
+	}
+	current := s.sm.GetString(ctx, keySessionID)
+	others := slices.DeleteFunc(entries, func(e RegistryEntry) bool { return e.ID == current })
+	return len(others), s.end(ctx, uid, others, c)
+}
+
+// RevokeAll ends every session of the signed-in user, this one included
+// (its cookie is expired), as when the account is deleted.
+func (s *Sessions) RevokeAll(ctx context.Context, c Client) error {
+	if _, ok := s.UserID(ctx); !ok {
+		return nil
+	}
+	if _, err := s.RevokeOthers(ctx, c); err != nil {
+		return err
+	}
+	return s.LogOut(ctx, c)
+}
+
+// SessionID returns the opaque registry id of this request's session.
+func (s *Sessions) SessionID(ctx context.Context) string {
+	return s.sm.GetString(ctx, keySessionID)
+}

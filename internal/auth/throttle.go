@@ -1,0 +1,109 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Count is the state of one throttling counter.
+type Count struct {
+	N   int64
+	TTL time.Duration // time left in the counter's window; 0 when absent
+}
+
+// Counter keeps expiring counters shared by every instance that uses the
+// same back-end (Redis), or by one process (memory).
+type Counter interface {
+	// Counts returns the state of each key, in order.
+	Counts(ctx context.Context, keys ...string) ([]Count, error)
+	// Incr adds one to each key; a key that does not exist starts a window
+	// of the given length, which later increments do not extend.
+	Incr(ctx context.Context, window time.Duration, keys ...string) error
+	// Reset deletes key.
+	Reset(ctx context.Context, key string) error
+}
+
+// ThrottledError is returned while a client must wait before trying again.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("auth: too many failed attempts, retry after %s", e.RetryAfter)
+}
+
+// ThrottleConfig sets the limits of a Throttle.
+type ThrottleConfig struct {
+	// MaxFailures is how many failures one account may see from one client
+	// IP in one window; the next attempt is refused.
+	MaxFailures int
+	// Window is how long a run of failures is remembered.
+	Window time.Duration
+	// MaxFailuresPerIP caps failures from one IP across all accounts, which
+	// stops password spraying (few guesses on many accounts). Zero means
+	// 20 × MaxFailures.
+	MaxFailuresPerIP int
+}
+
+// Throttle limits failed logins per account and client IP, and per client IP.
+// Keys combine account and IP, so that nobody can lock a user out from an
+// address the user does not share.
+type Throttle struct {
+	counter Counter
+	cfg     ThrottleConfig
+}
+
+// NewThrottle returns a Throttle keeping its counts in c.
+func NewThrottle(c Counter, cfg ThrottleConfig) *Throttle {
+	if cfg.MaxFailuresPerIP <= 0 {
+		cfg.MaxFailuresPerIP = 20 * cfg.MaxFailures
+	}
+	return &Throttle{counter: c, cfg: cfg}
+}
+
+func accountKey(email, ip string) string {
+	// Hashed so that counters neither hold addresses nor grow with input length.
+	sum := sha256.Sum256([]byte(email + "\x00" + ip))
+	return "acct:" + hex.EncodeToString(sum[:16])
+}
+
+func ipKey(ip string) string { return "ip:" + ip }
+
+// Check returns a *ThrottledError when email from ip must wait.
+func (t *Throttle) Check(ctx context.Context, email, ip string) error {
+	counts, err := t.counter.Counts(ctx, accountKey(email, ip), ipKey(ip))
+	if err != nil {
+		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+	}
+	var wait time.Duration
+	if counts[0].N >= int64(t.cfg.MaxFailures) {
+		wait = max(wait, counts[0].TTL)
+	}
+	if counts[1].N >= int64(t.cfg.MaxFailuresPerIP) {
+		wait = max(wait, counts[1].TTL)
+	}
+	if wait > 0 {
+		return &ThrottledError{RetryAfter: wait}
+	}
+	return nil
+}
+
+// Fail records a failed attempt on email from ip.
+func (t *Throttle) Fail(ctx context.Context, email, ip string) error {
+	if err := t.counter.Incr(ctx, t.cfg.Window, accountKey(email, ip), ipKey(ip)); err != nil {
+		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Succeed clears the failures of email from ip. The per-IP count stays: a
+// sprayer who guesses one password right does not earn a new budget.
+func (t *Throttle) Succeed(ctx context.Context, email, ip string) error {
+	if err := t.counter.Reset(ctx, accountKey(email, ip)); err != nil {
+		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+	}
+	return nil
+}

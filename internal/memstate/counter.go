@@ -1,0 +1,89 @@
+package memstate
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sessionlogin/sessionlogin/internal/auth"
+)
+
+// DefaultCounterCapacity bounds the number of live counters, so that a flood
+// of failed logins from many addresses cannot exhaust memory.
+const DefaultCounterCapacity = 100_000
+
+type count struct {
+	n       int64
+	expires time.Time
+}
+
+// Counter is an auth.Counter in bounded memory. When full, expired counters
+// go first; if none has expired, arbitrary ones are dropped, which errs on
+// the side of letting a login through rather than refusing memory.
+type Counter struct {
+	mu       sync.Mutex
+	counts   map[string]count
+	capacity int
+	now      func() time.Time
+}
+
+// NewCounter returns a Counter holding at most capacity counters.
+func NewCounter(capacity int) *Counter {
+	return &Counter{counts: make(map[string]count), capacity: capacity, now: time.Now}
+}
+
+// Counts returns the state of each key.
+func (c *Counter) Counts(_ context.Context, keys ...string) ([]auth.Count, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	out := make([]auth.Count, len(keys))
+	for i, k := range keys {
+		if v, ok := c.counts[k]; ok && now.Before(v.expires) {
+			out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
+		}
+	}
+	return out, nil
+}
+
+// Incr adds one to each key.
+func (c *Counter) Incr(_ context.Context, window time.Duration, keys ...string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for _, k := range keys {
+		v, ok := c.counts[k]
+		if !ok || !now.Before(v.expires) {
+			c.makeRoom(now)
+			v = count{expires: now.Add(window)}
+		}
+		v.n++
+		c.counts[k] = v
+	}
+	return nil
+}
+
+func (c *Counter) makeRoom(now time.Time) {
+	if len(c.counts) < c.capacity {
+		return
+	}
+	for k, v := range c.counts {
+		if !now.Before(v.expires) {
+			delete(c.counts, k)
+		}
+	}
+	for k := range c.counts {
+		if len(c.counts) < c.capacity {
+			break
+		}
+		delete(c.counts, k)
+	}
+}
+
+// Reset deletes key.
+func (c *Counter) Reset(_ context.Context, key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.counts, key)
+	return nil
+}

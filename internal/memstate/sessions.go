@@ -1,0 +1,86 @@
+// Package memstate keeps session state in this process's memory: sessions
+// (on SCS's memstore), the per-user session registry and login-throttling
+// counters. It is the default for a single instance; everything is lost at
+// restart and invisible to other instances (use package redisstate then).
+package memstate
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2/memstore"
+)
+
+// SessionBackend is a sessionstore.Backend on SCS's memstore, with
+// tombstones for deleted keys.
+type SessionBackend struct {
+	store *memstore.MemStore
+	// mu serialises writes so that the tombstone check and the write that
+	// follows it are atomic; reads go straight to memstore.
+	mu         sync.Mutex
+	tombstones map[string]time.Time
+	lastSweep  time.Time
+}
+
+// NewSessionBackend returns an empty SessionBackend.
+func NewSessionBackend() *SessionBackend {
+	return &SessionBackend{store: memstore.New(), tombstones: make(map[string]time.Time)}
+}
+
+// Close stops memstore's clean-up goroutine.
+func (b *SessionBackend) Close() { b.store.StopCleanup() }
+
+// Get returns the value of key.
+func (b *SessionBackend) Get(_ context.Context, key string) ([]byte, bool, error) {
+	return b.store.Find(key)
+}
+
+// Set stores value under key until expiry, unless key is tombstoned.
+func (b *SessionBackend) Set(_ context.Context, key string, value []byte, expiry time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if until, dead := b.tombstones[key]; dead && time.Now().Before(until) {
+		return nil
+	}
+	return b.store.Commit(key, value, expiry)
+}
+
+// Refresh replaces the value and expiry of key if it still exists.
+func (b *SessionBackend) Refresh(_ context.Context, key string, value []byte, expiry time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, found, _ := b.store.Find(key); !found {
+		return nil
+	}
+	return b.store.Commit(key, value, expiry)
+}
+
+// Delete removes key and tombstones it for ttl.
+func (b *SessionBackend) Delete(_ context.Context, key string, ttl time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.tombstones[key] = now.Add(ttl)
+	if now.Sub(b.lastSweep) > ttl {
+		for k, until := range b.tombstones {
+			if now.After(until) {
+				delete(b.tombstones, k)
+			}
+		}
+		b.lastSweep = now
+	}
+	return b.store.Delete(key)
+}
+
+// Exists reports for each key whether it exists.
+func (b *SessionBackend) Exists(_ context.Context, keys ...string) ([]bool, error) {
+	out := make([]bool, len(keys))
+	for i, k := range keys {
+		_, out[i], _ = b.store.Find(k)
+	}
+	return out, nil
+}
+
+// Ping always succeeds: memory does not go away.
+func (b *SessionBackend) Ping(context.Context) error { return nil }

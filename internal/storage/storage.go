@@ -1,0 +1,167 @@
+// Package storage keeps accounts in SQL: SQLite (pure Go, modernc.org/sqlite)
+// or PostgreSQL (pgx). It opens the database, applies the embedded
+// migrations with goose, and implements auth.UserStore, mapping driver
+// errors to auth's errors.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/migrations"
+)
+
+// Dialect names a supported database.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is the account database.
+type DB struct {
+	db      *sql.DB
+	dialect Dialect
+}
+
+// ParseURL checks a DATABASE_URL: "sqlite:PATH" or "postgres://…"
+// ("postgresql://…" too). It returns the dialect and, for SQLite, the path.
+func ParseURL(raw string) (Dialect, string, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite:"):
+		path := strings.TrimPrefix(raw, "sqlite:")
+		if path == "" {
+			return "", "", errors.New("sqlite: needs a file path, as in sqlite:data/app.db")
+		}
+		if path == ":memory:" || strings.Contains(path, "mode=memory") {
+			// Each pooled connection would see its own empty database.
+			return "", "", errors.New("sqlite: an in-memory database cannot be shared by a connection pool; use a file")
+		}
+		return SQLite, path, nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", "", err
+		}
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return "", "", errors.New("postgres: no host")
+		}
+		return Postgres, "", nil
+	default:
+		return "", "", errors.New(`must start with "sqlite:" or "postgres://"`)
+	}
+}
+
+// Open connects to the database named by rawURL and brings its schema up to
+// date. For SQLite, the folder of the file is created.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	dialect, path, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	var db *sql.DB
+	switch dialect {
+	case SQLite:
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, err
+			}
+		}
+		// WAL lets readers run beside a writer; busy_timeout makes a writer
+		// wait for the lock instead of failing; _txlock=immediate takes the
+		// write lock at BEGIN, so transactions cannot deadlock upgrading it.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+			"&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		if db, err = sql.Open("sqlite", dsn); err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+	case Postgres:
+		if db, err = sql.Open("pgx", rawURL); err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	d := &DB{db: db, dialect: dialect}
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return d, nil
+}
+
+func (d *DB) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations.FS, string(d.dialect))
+	if err != nil {
+		return err
+	}
+	var opts []goose.ProviderOption
+	gd := goose.DialectSQLite3
+	if d.dialect == Postgres {
+		gd = goose.DialectPostgres
+		// Instances starting together take turns instead of racing.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, d.db, fsys, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// Dialect returns the database's dialect.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// SQL returns the database handle (for metrics of its pool).
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// mapError turns driver errors into auth errors.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return auth.ErrUserNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return auth.ErrDuplicateEmail
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return auth.ErrDuplicateEmail
+	}
+	return fmt.Errorf("%w: database: %v", auth.ErrUnavailable, err)
+}
