@@ -1,0 +1,37 @@
+package app
+
+import "net/http"
+
+// Notices are one-shot messages shown after a redirect ("You have been
+// logged out"). They travel in a short-lived cookie holding only a code,
+// not in the session: a logged-out visitor must not get a new session just
+// to carry a message, and a code cannot inject text into the page.
+const noticeCookie = "notice"
+
+var notices = map[string]string{
+	"logged-out":       "You have been logged out.",
+	"account-deleted":  "Your account has been deleted and all its sessions ended.",
+	"password-changed": "Your password has been changed. Your other sessions were signed out.",
+	"session-ended":    "The session has been ended.",
+	"sessions-ended":   "All your other sessions have been ended.",
+}
+
+func (app *application) setNotice(w http.ResponseWriter, code string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: noticeCookie, Value: code, Path: "/", MaxAge: 60,
+		HttpOnly: true, Secure: app.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// popNotice returns the pending notice, if any, and clears it.
+func (app *application) popNotice(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(noticeCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: noticeCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: app.secure, SameSite: http.SameSiteLaxMode,
+	})
+	return notices[c.Value]
+}

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/ui"
+)
+
+// templateData is what every page template receives.
+type templateData struct {
+	Path   string
+	User   *auth.User
+	Year   int
+	Notice string
+
+	Form         *form // the page's main form
+	PasswordForm *form
+	DeleteForm   *form
+	Sessions     []sessionView
+	Error        errorView
+}
+
+func (app *application) newTemplateData(r *http.Request) templateData {
+	return templateData{
+		Path:         r.URL.Path,
+		User:         currentUser(r),
+		Year:         time.Now().Year(),
+		Form:         newForm(nil),
+		PasswordForm: newForm(nil),
+		DeleteForm:   newForm(nil),
+	}
+}
+
+var templateFuncs = template.FuncMap{
+	// dict builds a map from key/value pairs, to pass several values to a
+	// partial template.
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, errors.New("dict: odd number of arguments")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+}
+
+// parseTemplates parses every page in ui/html/pages with the base layout
+// and the partials, keyed by page name ("login" for login.tmpl). A new page
+// needs only its file.
+func parseTemplates() (map[string]*template.Template, error) {
+	pages, err := fs.Glob(ui.Files, "html/pages/*.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	cache := make(map[string]*template.Template, len(pages))
+	for _, page := range pages {
+		name := strings.TrimSuffix(path.Base(page), ".tmpl")
+		t, err := template.New(name).Funcs(templateFuncs).ParseFS(ui.Files, "html/base.tmpl", "html/partials/*.tmpl", page)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		cache[name] = t
+	}
+	if _, ok := cache["error"]; !ok {
+		return nil, errors.New("template error.tmpl is missing")
+	}
+	return cache, nil
+}
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// render executes page into a buffer first: a template error then becomes a
+// clean 500 page, never half a page behind a 200.
+func (app *application) render(w http.ResponseWriter, r *http.Request, status int, page string, data templateData) {
+	t, ok := app.templates[page]
+	if !ok {
+		app.serverError(w, r, fmt.Errorf("no template %q", page))
+		return
+	}
+	buf := bufferPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufferPool.Put(buf)
+	if err := t.ExecuteTemplate(buf, "base", data); err != nil {
+		if page == "error" {
+			app.log.Error("error page template failed", "error", err)
+			writeFallback500(w)
+			return
+		}
+		app.serverError(w, r, fmt.Errorf("render %s: %w", page, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}

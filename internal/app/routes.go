@@ -1,0 +1,70 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// routes is the whole URL surface of the service, on one screen.
+func (app *application) routes() *chi.Mux {
+	r := chi.NewRouter()
+
+	// Global chain, outermost first:
+	//  - recoverPanic first, so a panic anywhere below becomes a 500 page;
+	//  - requestID before logRequest, so every log line carries the id;
+	//  - clientIP before logRequest and handlers: it decides, once, which
+	//    address is the client (X-Forwarded-For only from TRUSTED_PROXIES);
+	//  - logRequest wraps everything that can set a status, including
+	//    404/405 pages, and records the metrics;
+	//  - securityHeaders and limitBody apply to every response and request.
+	r.Use(app.recoverPanic)
+	r.Use(app.requestID)
+	r.Use(app.clientIP())
+	r.Use(app.logRequest)
+	r.Use(securityHeaders)
+	r.Use(limitBody)
+	r.Use(middleware.GetHead) // HEAD works wherever GET does (load balancer probes)
+
+	// No session for these: they must answer while the store is down, and
+	// must not create sessions.
+	r.Get("/healthz", app.healthz)
+	r.Get("/readyz", app.readyz)
+	r.Method(http.MethodGet, "/metrics", app.metrics.Handler())
+	r.Handle("/static/*", staticFiles())
+
+	// Session chain:
+	//  - crossOrigin first: a forged cross-site POST is refused before it
+	//    can load, renew or write any session;
+	//  - loadSession (SCS LoadAndSave) before authenticate, which reads the
+	//    user id from the loaded session.
+	session := chi.Chain(app.crossOrigin, app.loadSession, app.authenticate)
+	r.NotFound(session.HandlerFunc(app.notFound).ServeHTTP)
+	r.MethodNotAllowed(session.HandlerFunc(app.methodNotAllowed).ServeHTTP)
+
+	r.Group(func(r chi.Router) {
+		r.Use(session...)
+
+		r.Get("/", app.home)
+		r.Get("/signup", app.signupView)
+		r.Post("/signup", app.signupPost)
+		r.Get("/login", app.loginView)
+		r.Post("/login", app.loginPost)
+		r.Post("/logout", app.logoutPost)
+
+		// Protected: requireAuthentication sends anonymous visitors to
+		// /login?next=… and marks every response no-store.
+		r.Group(func(r chi.Router) {
+			r.Use(app.requireAuthentication)
+
+			r.Get("/account", app.accountView)
+			r.Post("/account/password", app.passwordPost)
+			r.Post("/account/delete", app.accountDeletePost)
+			r.Get("/account/sessions", app.sessionsView)
+			r.Post("/account/sessions/revoke-others", app.sessionsRevokeOthersPost)
+			r.Post("/account/sessions/{id}/revoke", app.sessionRevokePost)
+		})
+	})
+	return r
+}

@@ -1,0 +1,134 @@
+// Package metrics defines the service's Prometheus metrics: HTTP requests by
+// route pattern, authentication events, session store operations, and the
+// Redis and SQL connection pools, next to the Go runtime and process
+// collectors.
+package metrics
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sessionlogin/sessionlogin/internal/auth"
+)
+
+// Metrics holds the service's collectors, registered on its own registry
+// (no global state, so tests can build many).
+type Metrics struct {
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	authEvents   *prometheus.CounterVec
+	storeOps     *prometheus.CounterVec
+	storeErrors  *prometheus.CounterVec
+	storeLatency *prometheus.HistogramVec
+}
+
+// New returns Metrics with the Go runtime and process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests by chi route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "HTTP request latency by chi route pattern and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+		authEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auth_events_total",
+			Help: "Authentication events: signup, login_success, login_failure, login_throttled, logout, session_revoked, password_changed, account_deleted.",
+		}, []string{"event"}),
+		storeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "session_store_operations_total",
+			Help: "Session store operations by kind.",
+		}, []string{"op"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "session_store_errors_total",
+			Help: "Session store operations that failed, by kind.",
+		}, []string{"op"}),
+		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "session_store_operation_duration_seconds",
+			Help:    "Session store operation latency by kind.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, .5, 1},
+		}, []string{"op"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.authEvents, m.storeOps, m.storeErrors, m.storeLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Every event appears from the start, at zero, so rates work at once.
+	for _, e := range []auth.EventKind{auth.EventSignup, auth.EventLoginSuccess, auth.EventLoginFailure,
+		auth.EventLoginThrottled, auth.EventLogout, auth.EventSessionRevoked, auth.EventPasswordChanged, auth.EventAccountDeleted} {
+		m.authEvents.WithLabelValues(string(e))
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// ObserveRequest records one HTTP request. route is the chi pattern, never
+// the raw path, so label cardinality stays bounded.
+func (m *Metrics) ObserveRequest(route, method string, code int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// Record counts an authentication event (it is an auth.Auditor).
+func (m *Metrics) Record(_ context.Context, e auth.Event) {
+	m.authEvents.WithLabelValues(string(e.Kind)).Inc()
+}
+
+// ObserveStoreOp records a session store operation (a sessionstore.Observer).
+func (m *Metrics) ObserveStoreOp(op string, d time.Duration, err error) {
+	m.storeOps.WithLabelValues(op).Inc()
+	m.storeLatency.WithLabelValues(op).Observe(d.Seconds())
+	if err != nil {
+		m.storeErrors.WithLabelValues(op).Inc()
+	}
+}
+
+// WatchDB exports the SQL pool's statistics.
+func (m *Metrics) WatchDB(db *sql.DB, name string) {
+	m.registry.MustRegister(collectors.NewDBStatsCollector(db, name))
+}
+
+// WatchRedisPool exports the redigo pool's statistics.
+func (m *Metrics) WatchRedisPool(p *redis.Pool) {
+	m.registry.MustRegister(&poolCollector{pool: p})
+}
+
+var (
+	poolActive = prometheus.NewDesc("redis_pool_active_connections", "Connections in the redigo pool, in use or idle.", nil, nil)
+	poolIdle   = prometheus.NewDesc("redis_pool_idle_connections", "Idle connections in the redigo pool.", nil, nil)
+	poolWaits  = prometheus.NewDesc("redis_pool_waits_total", "Times a caller waited for a pool connection.", nil, nil)
+	poolWaitS  = prometheus.NewDesc("redis_pool_wait_seconds_total", "Total time callers waited for a pool connection.", nil, nil)
+)
+
+type poolCollector struct{ pool *redis.Pool }
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolActive
+	ch <- poolIdle
+	ch <- poolWaits
+	ch <- poolWaitS
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool.Stats()
+	ch <- prometheus.MustNewConstMetric(poolActive, prometheus.GaugeValue, float64(s.ActiveCount))
+	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleCount))
+	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.WaitCount))
+	ch <- prometheus.MustNewConstMetric(poolWaitS, prometheus.CounterValue, s.WaitDuration.Seconds())
+}
