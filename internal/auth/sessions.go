@@ -21,10 +21,10 @@ const (
 	keySeen      = "seen" // unix seconds of the last registry touch
 )
 
-// touchEvery is how often a session's last-seen time is written to the
-// registry: often enough for "last active 3 minutes ago", rare enough that
-// a page view costs no write.
-const touchEvery = time.Minute
+// defaultTouchInterval is how often a session's last-seen time is written
+// to the registry: often enough for "last active 3 minutes ago", rare
+// enough that a page view costs no write.
+const defaultTouchInterval = time.Minute
 
 // pruneAbove is the registry size from which a login first drops entries of
 // sessions that ended on their own (idle or absolute expiry).
@@ -72,6 +72,9 @@ type SessionConfig struct {
 	RememberLifetime time.Duration
 	// Codec encodes session data for the store; nil means SCS's gob codec.
 	Codec scs.Codec
+	// TouchInterval is how often a session's last-seen time is recorded;
+	// zero means one minute.
+	TouchInterval time.Duration
 }
 
 // SessionInfo is one of a user's live sessions, as shown to the user.
@@ -124,6 +127,9 @@ func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg Sessi
 	}
 	if audit == nil {
 		audit = Auditors{}
+	}
+	if cfg.TouchInterval <= 0 {
+		cfg.TouchInterval = defaultTouchInterval
 	}
 	return &Sessions{sm: sm, store: store, registry: registry, audit: audit, cfg: cfg, now: time.Now}
 }
@@ -215,14 +221,14 @@ func (s *Sessions) UserID(ctx context.Context) (int64, bool) {
 }
 
 // Touch records activity of the signed-in session in the registry, at most
-// once per touchEvery, so that most page views write nothing.
+// once per TouchInterval, so that most page views write nothing.
 func (s *Sessions) Touch(ctx context.Context) error {
 	uid, ok := s.UserID(ctx)
 	if !ok {
 		return nil
 	}
 	now := s.now()
-	if now.Unix()-s.sm.GetInt64(ctx, keySeen) < int64(touchEvery/time.Second) {
+	if now.Sub(time.Unix(s.sm.GetInt64(ctx, keySeen), 0)) < s.cfg.TouchInterval {
 		return nil
 	}
 	s.sm.Put(ctx, keySeen, now.Unix())
