@@ -74,7 +74,13 @@ func (s *Service) SignUp(ctx context.Context, email, password string, c Client) 
 // parameters is replaced after a successful check.
 func (s *Service) Authenticate(ctx context.Context, email, password string, c Client) (User, error) {
 	email = NormalizeEmail(email)
-	if err := s.throttle.Check(ctx, email, c.IP); err != nil {
+	return s.attempt(ctx, email, password, c)
+}
+
+// attempt checks password against the account of email under the login
+// throttle: the attempt counts as a failure unless it succeeds.
+func (s *Service) attempt(ctx context.Context, email, password string, c Client) (User, error) {
+	if err := s.throttle.Begin(ctx, email, c.IP); err != nil {
 		var te *ThrottledError
 		if errors.As(err, &te) {
 			s.audit.Record(ctx, Event{Kind: EventLoginThrottled, IP: c.IP})
@@ -84,9 +90,6 @@ func (s *Service) Authenticate(ctx context.Context, email, password string, c Cl
 	u, err := s.verify(ctx, email, password)
 	if errors.Is(err, ErrInvalidCredentials) {
 		s.audit.Record(ctx, Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP})
-		if ferr := s.throttle.Fail(ctx, email, c.IP); ferr != nil {
-			return User{}, ferr
-		}
 		return User{}, err
 	}
 	if err != nil {
@@ -145,19 +148,7 @@ func (s *Service) checkPassword(ctx context.Context, id int64, password string, 
 	if err != nil {
 		return User{}, err
 	}
-	if err := s.throttle.Check(ctx, u.Email, c.IP); err != nil {
-		return User{}, err
-	}
-	if _, err := s.verify(ctx, u.Email, password); err != nil {
-		if errors.Is(err, ErrInvalidCredentials) {
-			s.audit.Record(ctx, Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP})
-			if ferr := s.throttle.Fail(ctx, u.Email, c.IP); ferr != nil {
-				return User{}, ferr
-			}
-		}
-		return User{}, err
-	}
-	return u, nil
+	return s.attempt(ctx, u.Email, password, c)
 }
 
 // ChangePassword replaces the password of user id after checking the

@@ -17,11 +17,12 @@ type Count struct {
 // Counter keeps expiring counters shared by every instance that uses the
 // same back-end (Redis), or by one process (memory).
 type Counter interface {
-	// Counts returns the state of each key, in order.
-	Counts(ctx context.Context, keys ...string) ([]Count, error)
-	// Incr adds one to each key; a key that does not exist starts a window
-	// of the given length, which later increments do not extend.
-	Incr(ctx context.Context, window time.Duration, keys ...string) error
+	// Incr adds one to each key, atomically, and returns their states after
+	// the increment, in order. A key that does not exist starts a window of
+	// the given length, which later increments do not extend.
+	Incr(ctx context.Context, window time.Duration, keys ...string) ([]Count, error)
+	// Decr subtracts one from key if it exists (never creating it).
+	Decr(ctx context.Context, key string) error
 	// Reset deletes key.
 	Reset(ctx context.Context, key string) error
 }
@@ -72,37 +73,36 @@ func accountKey(email, ip string) string {
 
 func ipKey(ip string) string { return "ip:" + ip }
 
-// Check returns a *ThrottledError when email from ip must wait.
-func (t *Throttle) Check(ctx context.Context, email, ip string) error {
-	counts, err := t.counter.Counts(ctx, accountKey(email, ip), ipKey(ip))
+// Begin records an attempt on email from ip before its password is
+// checked, and returns a *ThrottledError when the limit is already used up.
+// Counting first, with one atomic increment, means that parallel attempts
+// cannot slip past the limit between a check and a count.
+func (t *Throttle) Begin(ctx context.Context, email, ip string) error {
+	counts, err := t.counter.Incr(ctx, t.cfg.Window, accountKey(email, ip), ipKey(ip))
 	if err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
 	var wait time.Duration
-	if counts[0].N >= int64(t.cfg.MaxFailures) {
+	if counts[0].N > int64(t.cfg.MaxFailures) {
 		wait = max(wait, counts[0].TTL)
 	}
-	if counts[1].N >= int64(t.cfg.MaxFailuresPerIP) {
+	if counts[1].N > int64(t.cfg.MaxFailuresPerIP) {
 		wait = max(wait, counts[1].TTL)
 	}
 	if wait > 0 {
-		return &ThrottledError{RetryAfter: wait}
+		return &ThrottledError{RetryAfter: max(wait, time.Second)}
 	}
 	return nil
 }
 
-// Fail records a failed attempt on email from ip.
-func (t *Throttle) Fail(ctx context.Context, email, ip string) error {
-	if err := t.counter.Incr(ctx, t.cfg.Window, accountKey(email, ip), ipKey(ip)); err != nil {
-		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
-	}
-	return nil
-}
-
-// Succeed clears the failures of email from ip. The per-IP count stays: a
-// sprayer who guesses one password right does not earn a new budget.
+// Succeed takes back the attempt begun on email from ip, which was not a
+// failure: the account's count is cleared and the IP's count decremented,
+// so that many people behind one address can keep logging in.
 func (t *Throttle) Succeed(ctx context.Context, email, ip string) error {
 	if err := t.counter.Reset(ctx, accountKey(email, ip)); err != nil {
+		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+	}
+	if err := t.counter.Decr(ctx, ipKey(ip)); err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
 	return nil

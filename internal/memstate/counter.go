@@ -32,26 +32,13 @@ func NewCounter(capacity int) *Counter {
 	return &Counter{counts: make(map[string]count), capacity: capacity, now: time.Now}
 }
 
-// Counts returns the state of each key.
-func (c *Counter) Counts(_ context.Context, keys ...string) ([]auth.Count, error) {
+// Incr adds one to each key and returns their states.
+func (c *Counter) Incr(_ context.Context, window time.Duration, keys ...string) ([]auth.Count, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
 	out := make([]auth.Count, len(keys))
 	for i, k := range keys {
-		if v, ok := c.counts[k]; ok && now.Before(v.expires) {
-			out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
-		}
-	}
-	return out, nil
-}
-
-// Incr adds one to each key.
-func (c *Counter) Incr(_ context.Context, window time.Duration, keys ...string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	for _, k := range keys {
 		v, ok := c.counts[k]
 		if !ok || !now.Before(v.expires) {
 			c.makeRoom(now)
@@ -59,6 +46,18 @@ func (c *Counter) Incr(_ context.Context, window time.Duration, keys ...string) 
 		}
 		v.n++
 		c.counts[k] = v
+		out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
+	}
+	return out, nil
+}
+
+// Decr subtracts one from key if it exists.
+func (c *Counter) Decr(_ context.Context, key string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.counts[key]; ok && v.n > 0 {
+		v.n--
+		c.counts[key] = v
 	}
 	return nil
 }
