@@ -245,9 +245,13 @@ func (s *Sessions) Renew(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	// RenewToken resets the absolute deadline; a remembered session keeps
+	// its own.
+	deadline := s.sm.Deadline(ctx)
 	if err := s.sm.RenewToken(ctx); err != nil {
 		return unavailable("renew token", err)
 	}
+	s.sm.SetDeadline(ctx, deadline)
 	id := s.sm.GetString(ctx, keySessionID)
 	entries, err := s.registry.List(ctx, uid)
 	if err != nil {
