@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -51,7 +53,8 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg, stdout)
+	logger, flushLogs := newLogger(cfg, stdout)
+	defer flushLogs()
 
 	db, err := storage.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -74,7 +77,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		MaxFailures: cfg.LoginMaxFailures,
 		Window:      cfg.LoginFailureWindow,
 	})
-	service, err := auth.NewService(db, auth.NewHasher(auth.DefaultArgon2Params), throttle, audit)
+	service, err := auth.NewService(db, auth.NewHasher(argon2Params), throttle, audit)
 	if err != nil {
 		return err
 	}
@@ -134,10 +137,105 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	return nil
 }
 
-func newLogger(cfg config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+// newLogger returns the service's logger and a function that writes out
+// what it still holds (call it before exiting).
+//
+// Output to a file (stdout, in production) is buffered: one line per
+// request would otherwise cost a write system call per request. Buffered
+// lines are written every logFlushInterval, whenever logBufferSize bytes
+// are waiting, right after any warning or error, and at shutdown. What a
+// crash (a fatal runtime error, SIGKILL) loses is at most the last
+// logFlushInterval of info and debug lines; warnings and errors are out
+// before the code that logged them goes on. Other writers (tests) get every
+// line at once.
+func newLogger(cfg config, w io.Writer) (*slog.Logger, func()) {
+	flush := func() {}
+	var buffered *logBuffer
+	if f, ok := w.(*os.File); ok {
+		buffered = newLogBuffer(f)
+		w, flush = buffered, buffered.close
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	if buffered != nil {
+		h = flushOnWarn{Handler: h, buf: buffered}
+	}
+	return slog.New(h), flush
+}
+
+const (
+	logFlushInterval = 100 * time.Millisecond
+	logBufferSize    = 64 << 10
+)
+
+// logBuffer is an io.Writer that buffers for a file and writes out every
+// logFlushInterval.
+type logBuffer struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newLogBuffer(f *os.File) *logBuffer {
+	b := &logBuffer{w: bufio.NewWriterSize(f, logBufferSize), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		t := time.NewTicker(logFlushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				b.flush()
+			case <-b.stop:
+				return
+			}
+		}
+	}()
+	return b
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Write(p)
+}
+
+func (b *logBuffer) flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = b.w.Flush()
+}
+
+// close stops the periodic flush and writes out the rest.
+func (b *logBuffer) close() {
+	close(b.stop)
+	<-b.done
+	b.flush()
+}
+
+// flushOnWarn writes the buffer out after every record at warning level or
+// above, so that no warning or error waits in memory.
+type flushOnWarn struct {
+	slog.Handler
+	buf *logBuffer
+}
+
+func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if r.Level >= slog.LevelWarn {
+		h.buf.flush()
+	}
+	return err
+}
+
+func (h flushOnWarn) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return flushOnWarn{Handler: h.Handler.WithAttrs(attrs), buf: h.buf}
+}
+
+func (h flushOnWarn) WithGroup(name string) slog.Handler {
+	return flushOnWarn{Handler: h.Handler.WithGroup(name), buf: h.buf}
 }

@@ -1,8 +1,14 @@
 package app_test
 
 import (
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 // TestCoreFlow walks signup → account → logout → login on every store.
@@ -32,6 +38,219 @@ func TestCoreFlow(t *testing.T) {
 			res = c.get(srv.URL + "/account")
 			if got := res.Header.Get("Cache-Control"); got != "no-store" {
 				t.Fatalf("account Cache-Control = %q, want no-store", got)
+			}
+		})
+	}
+}
+
+// TestSignupInvalid checks that every refused sign-up answers 422 with the
+// form again: the error beside the offending field, the email kept, the
+// password never echoed, and nobody signed in.
+func TestSignupInvalid(t *testing.T) {
+	long := strings.Repeat("abcdefgh", 32) + "x" // 257 characters
+	tests := []struct {
+		name     string
+		email    string
+		password string
+		field    string // the field whose error is shown
+		contains string // part of the message
+	}{
+		{"empty email", "", testPassword, "email", "Enter your email"},
+		{"bad email", "not-an-email", testPassword, "email", "valid email"},
+		{"display name", "Ann <ann@example.com>", testPassword, "email", "valid email"},
+		{"short password", "bob@example.com", "short1", "password", "at least 8"},
+		{"common password", "bob@example.com", "iloveyou", "password", "too common"},
+		{"password is email", "longname@example.com", "LongName@Example.com", "password", "must not be your email"},
+		{"password over 256", "bob@example.com", long, "password", "at most 256"},
+		{"taken email", "Taken@Example.com", testPassword, "email", "already exists"},
+	}
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			srv := newInstance(t, newShared(t, store), options{})
+			newClient(t).signup(srv.URL, "taken@example.com", testPassword)
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					c := newClient(t)
+					res := c.post(srv.URL+"/signup", url.Values{"email": {tt.email}, "password": {tt.password}})
+					wantStatus(t, res, http.StatusUnprocessableEntity)
+					doc := res.Doc(t)
+					if got := doc.Find("#" + tt.field + "-error").Text(); !strings.Contains(got, tt.contains) {
+						t.Errorf("#%s-error = %q, want it to contain %q", tt.field, got, tt.contains)
+					}
+					if n := doc.Find(".field-error").Length(); n != 1 {
+						t.Errorf("got %d field errors, want 1", n)
+					}
+					if n := doc.Find("input#" + tt.field + `[aria-invalid="true"]`).Length(); n != 1 {
+						t.Errorf("input#%s[aria-invalid=true]: got %d, want 1", tt.field, n)
+					}
+					if got := doc.Find("input#"+tt.field).AttrOr("aria-describedby", ""); !strings.Contains(got, tt.field+"-error") {
+						t.Errorf("input#%s aria-describedby = %q, want it to name %s-error", tt.field, got, tt.field)
+					}
+					if got, ok := doc.Find("input#email").Attr("value"); !ok || got != tt.email {
+						t.Errorf("email value = %q (present %v), want %q kept", got, ok, tt.email)
+					}
+					if v, ok := doc.Find("input#password").Attr("value"); ok {
+						t.Errorf("password input has value %q, want none", v)
+					}
+					if !strings.EqualFold(tt.password, tt.email) && strings.Contains(res.Body, tt.password) {
+						t.Errorf("the submitted password appears in the page")
+					}
+					if c.cookie("sid") != "" {
+						t.Errorf("a refused sign-up set a session cookie")
+					}
+				})
+			}
+			// The taken email's account is untouched by the failed attempt.
+			newClient(t).login(srv.URL, "taken@example.com", testPassword, false)
+		})
+	}
+}
+
+// TestLoginWrongCredentials checks the single generic message, and that an
+// unknown email cannot be told from a wrong password: same status, same
+// headers, byte-identical body.
+func TestLoginWrongCredentials(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			sh := newShared(t, store)
+			srv := newInstance(t, sh, options{})
+			newClient(t).signup(srv.URL, "ann@example.com", testPassword)
+
+			form := url.Values{"email": {"ann@example.com"}, "password": {"wrong password entirely"}}
+			c := newClient(t)
+			wrong := c.post(srv.URL+"/login", form)
+			wantStatus(t, wrong, http.StatusUnprocessableEntity)
+			doc := wrong.Doc(t)
+			if got := strings.TrimSpace(doc.Find(`.alert-error[role="alert"]`).Text()); got != "Invalid email or password." {
+				t.Errorf("form message = %q, want %q", got, "Invalid email or password.")
+			}
+			if n := doc.Find(`.field-error, [aria-invalid="true"]`).Length(); n != 0 {
+				t.Errorf("got %d field-level errors, want none (one generic message)", n)
+			}
+			if c.cookie("sid") != "" {
+				t.Errorf("a failed login set a session cookie")
+			}
+
+			// The same request once the account no longer exists: the
+			// "unknown email" answer must be the same bytes.
+			if err := sh.db.DeleteUser(t.Context(), sh.userID(t, "ann@example.com")); err != nil {
+				t.Fatal(err)
+			}
+			unknown := newClient(t).post(srv.URL+"/login", form)
+			if unknown.StatusCode != wrong.StatusCode {
+				t.Errorf("unknown email: got status %d, wrong password %d", unknown.StatusCode, wrong.StatusCode)
+			}
+			if unknown.Body != wrong.Body {
+				t.Errorf("unknown email and wrong password bodies differ:\nunknown:\n%s\nwrong:\n%s", unknown.Body, wrong.Body)
+			}
+			if got, want := headerShape(unknown.Header), headerShape(wrong.Header); got != want {
+				t.Errorf("headers differ: unknown email %s, wrong password %s", got, want)
+			}
+		})
+	}
+}
+
+// headerShape lists header names and values, leaving out the ones that
+// differ between any two responses (Date, the request id).
+func headerShape(h http.Header) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		if k == "Date" || k == "X-Request-Id" {
+			continue
+		}
+		b.WriteString(k + "=" + strings.Join(h[k], ",") + ";")
+	}
+	return b.String()
+}
+
+// TestLoginNext checks the post-login destination: a local path is
+// followed, anything a browser could read as another site lands on
+// /account, and protected pages send anonymous visitors to the login page
+// with themselves as next.
+func TestLoginNext(t *testing.T) {
+	tests := []struct {
+		name string
+		next string
+		want string
+	}{
+		{"empty", "", "/account"},
+		{"local path", "/account/sessions", "/account/sessions"},
+		{"local path with query", "/account/sessions?tab=all#x", "/account/sessions?tab=all#x"},
+		// Percent-encoded slashes stay in the path: a browser requests
+		// /%2F%2Fevil on this site, it never reads them as a host.
+		{"encoded slashes stay local", "/%2F%2Fevil", "/%2F%2Fevil"},
+		{"protocol-relative", "//evil.com", "/account"},
+		{"triple slash", "///evil.com", "/account"},
+		{"backslash", `/\evil.com`, "/account"},
+		{"absolute URL", "https://evil.com", "/account"},
+		{"javascript", "javascript:alert(1)", "/account"},
+		{"leading tab", "\t//evil.com", "/account"},
+		{"tab between slashes", "/\t/evil.com", "/account"},
+		{"newline between slashes", "/\n/evil.com", "/account"},
+		{"relative", "evil.com", "/account"},
+		{"scheme without slashes", "https:evil.com", "/account"},
+		{"userinfo", "//user@evil.com", "/account"},
+	}
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			srv := newInstance(t, newShared(t, store), options{})
+			newClient(t).signup(srv.URL, "ann@example.com", testPassword)
+
+			anon := newClient(t)
+			wantRedirect(t, anon.get(srv.URL+"/account"), "/login?next=%2Faccount")
+			wantRedirect(t, anon.get(srv.URL+"/account/sessions"), "/login?next=%2Faccount%2Fsessions")
+
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					// The login page carries a safe next into its form, and
+					// drops an unsafe one.
+					page := newClient(t).get(srv.URL + "/login?next=" + url.QueryEscape(tt.next))
+					wantStatus(t, page, http.StatusOK)
+					hidden := page.Doc(t).Find(`form[action="/login"] input[type="hidden"][name="next"]`)
+					if tt.want == "/account" && tt.next != "/account" {
+						if hidden.Length() != 0 {
+							t.Errorf("login page keeps unsafe next %q as %q", tt.next, hidden.AttrOr("value", ""))
+						}
+					} else if got := hidden.AttrOr("value", ""); got != tt.next {
+						t.Errorf("login page next = %q, want %q", got, tt.next)
+					}
+
+					c := newClient(t)
+					res := c.post(srv.URL+"/login", url.Values{
+						"email": {"ann@example.com"}, "password": {testPassword}, "next": {tt.next},
+					})
+					wantRedirect(t, res, tt.want)
+				})
+			}
+		})
+	}
+}
+
+// TestPagesForSignedInVisitors checks that the login and signup pages send
+// a signed-in visitor on, and that the navigation shows the log-out form.
+func TestPagesForSignedInVisitors(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			srv := newInstance(t, newShared(t, store), options{})
+			c := newClient(t)
+			c.signup(srv.URL, "ann@example.com", testPassword)
+			wantRedirect(t, c.get(srv.URL+"/login"), "/account")
+			wantRedirect(t, c.get(srv.URL+"/login?next=%2Faccount%2Fsessions"), "/account/sessions")
+			wantRedirect(t, c.get(srv.URL+"/login?next=%2F%2Fevil.com"), "/account")
+			wantRedirect(t, c.get(srv.URL+"/signup"), "/account")
+			home := c.get(srv.URL + "/")
+			wantStatus(t, home, http.StatusOK)
+			if n := home.Doc(t).Find(`nav form[method="post"][action="/logout"] button`).Length(); n != 1 {
+				t.Errorf("home page for a signed-in user: got %d log-out buttons, want 1", n)
+			}
+			anonHome := newClient(t).get(srv.URL + "/").Doc(t)
+			if n := anonHome.Find(`nav form[action="/logout"]`).Length(); n != 0 {
+				t.Errorf("home page for an anonymous visitor shows a log-out form")
+			}
+			var links []string
+			anonHome.Find("nav a").Each(func(_ int, s *goquery.Selection) { links = append(links, s.AttrOr("href", "")) })
+			if strings.Join(links, " ") != "/login /signup" {
+				t.Errorf("anonymous nav links = %v, want [/login /signup]", links)
 			}
 		})
 	}

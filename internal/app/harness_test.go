@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,6 +59,14 @@ type options struct {
 	window           time.Duration
 	trustedProxies   string
 	logs             io.Writer
+	// params overrides testParams (the timing test needs the real cost).
+	params *auth.Argon2Params
+	// touchInterval is auth.SessionConfig.TouchInterval; 1ns makes every
+	// authenticated request write its session.
+	touchInterval time.Duration
+	// wrapBackend, when set, wraps the session back-end, so that a test can
+	// watch what reaches the store.
+	wrapBackend func(sessionstore.Backend) sessionstore.Backend
 }
 
 func (o *options) defaults() {
@@ -77,6 +87,9 @@ func (o *options) defaults() {
 	}
 	if o.logs == nil {
 		o.logs = io.Discard
+	}
+	if o.params == nil {
+		o.params = &testParams
 	}
 }
 
@@ -132,18 +145,21 @@ func newInstance(t *testing.T, sh *shared, o options) *instance {
 	} else {
 		backend, registry, counter = sh.memory, sh.registry, sh.counter
 	}
+	if o.wrapBackend != nil {
+		backend = o.wrapBackend(backend)
+	}
 	m := metrics.New()
 	logger := slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := sessionstore.New(backend, o.idle, m)
 	audit := auth.Auditors{auth.NewAuditLog(logger), m}
-	svc, err := auth.NewService(sh.db, auth.NewHasher(testParams),
+	svc, err := auth.NewService(sh.db, auth.NewHasher(*o.params),
 		auth.NewThrottle(counter, auth.ThrottleConfig{MaxFailures: o.maxFailures, Window: o.window}), audit)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sessions := auth.NewSessions(store, registry, audit, auth.SessionConfig{
 		CookieName: "sid", Secure: true, Lifetime: o.lifetime, RememberLifetime: o.rememberLifetime,
-		Codec: sessionstore.Codec{},
+		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval,
 	})
 	var proxies []netip.Prefix
 	for _, p := range strings.Split(o.trustedProxies, ",") {
@@ -154,7 +170,7 @@ func newInstance(t *testing.T, sh *shared, o options) *instance {
 	h, err := app.New(app.Config{
 		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, TrustedProxies: proxies,
 		SecureCookies: true,
-		Checks: []app.Check{{Name: "database", Ping: sh.db.Ping}, {Name: "session store", Ping: store.Ping}},
+		Checks:        []app.Check{{Name: "database", Ping: sh.db.Ping}, {Name: "session store", Ping: store.Ping}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -333,4 +349,93 @@ func (c *client) signedInAs(base string) string {
 	}
 	wantStatus(c.t, res, http.StatusOK)
 	return strings.TrimSpace(res.Doc(c.t).Find("#profile-heading ~ p strong").First().Text())
+}
+
+// send makes a request with extra headers (h may be nil); body may be nil.
+func (c *client) send(method, u string, body io.Reader, h http.Header) *response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	return c.do(req)
+}
+
+// postWith posts form with extra headers, e.g. Origin or Sec-Fetch-Site.
+func (c *client) postWith(u string, form url.Values, h http.Header) *response {
+	c.t.Helper()
+	hh := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for k, vs := range h {
+		hh[k] = vs
+	}
+	return c.send(http.MethodPost, u, strings.NewReader(form.Encode()), hh)
+}
+
+// withToken returns a fresh client holding only the session token, as a
+// thief replaying a stolen cookie would.
+func withToken(t *testing.T, token string) *client {
+	t.Helper()
+	c := newClient(t)
+	c.setCookie("sid", token)
+	return c
+}
+
+// storeKey is the key a session token has in the store: SCS hashes tokens
+// (HashTokenInStore), base64url(sha256(token)).
+func storeKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// sessionStored reports whether the session of token exists in the store,
+// asking the back-end directly (EXISTS in Redis), not through the app.
+func (sh *shared) sessionStored(t *testing.T, token string) bool {
+	t.Helper()
+	key := storeKey(token)
+	if sh.store == "redis" {
+		conn := sh.pool.Get()
+		defer conn.Close()
+		n, err := redis.Int(conn.Do("EXISTS", sh.prefix+"s:"+key))
+		if err != nil {
+			t.Fatalf("EXISTS: %v", err)
+		}
+		return n == 1
+	}
+	found, err := sh.memory.Exists(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found[0]
+}
+
+// userID returns the id of the account with email.
+func (sh *shared) userID(t *testing.T, email string) int64 {
+	t.Helper()
+	u, err := sh.db.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatalf("user %s: %v", email, err)
+	}
+	return u.ID
+}
+
+// syncBuffer is a log destination that tests may read while the server
+// writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

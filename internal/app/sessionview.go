@@ -12,10 +12,13 @@ import (
 type sessionView struct {
 	auth.SessionInfo
 	Device      string // "Firefox on Linux"
+	DeviceKind  string // "desktop", "phone", "tablet" or "other": picks the icon
 	LastSeenAgo string // "3 minutes ago"
 	CreatedAgo  string
-	LastSeenISO string
+	LastSeenISO string // for <time datetime>
 	CreatedISO  string
+	LastSeenAt  string // "26 Nov 2026, 14:05 UTC", the exact time as a tooltip
+	CreatedAt   string
 }
 
 func newSessionViews(infos []auth.SessionInfo) []sessionView {
@@ -25,14 +28,19 @@ func newSessionViews(infos []auth.SessionInfo) []sessionView {
 		views[i] = sessionView{
 			SessionInfo: s,
 			Device:      describeUserAgent(s.UserAgent),
+			DeviceKind:  deviceKind(s.UserAgent),
 			LastSeenAgo: ago(now, s.LastSeen),
 			CreatedAgo:  ago(now, s.Created),
 			LastSeenISO: s.LastSeen.UTC().Format(time.RFC3339),
 			CreatedISO:  s.Created.UTC().Format(time.RFC3339),
+			LastSeenAt:  s.LastSeen.UTC().Format(exactTime),
+			CreatedAt:   s.Created.UTC().Format(exactTime),
 		}
 	}
 	return views
 }
+
+const exactTime = "2 Jan 2006, 15:04 MST"
 
 // ago says how long before now t was, in words.
 func ago(now, t time.Time) string {
@@ -57,36 +65,80 @@ func ago(now, t time.Time) string {
 	}
 }
 
+// uaName maps a user-agent token to a name.
+type uaName struct{ token, name string }
+
+// browsers, in the order they must be tried: most browsers also claim to be
+// others (Edge, Opera, Samsung Internet and Vivaldi say "Chrome/"; Chrome
+// says "Safari/"; old Chromium builds say both "Chromium/" and "Chrome/").
+var browsers = []uaName{
+	{"Edg/", "Edge"}, {"EdgA/", "Edge"}, {"EdgiOS/", "Edge"}, {"Edge/", "Edge"},
+	{"OPR/", "Opera"}, {"OPT/", "Opera"}, {"OPiOS/", "Opera"}, {"Opera", "Opera"},
+	{"SamsungBrowser/", "Samsung Internet"}, {"YaBrowser/", "Yandex Browser"}, {"Vivaldi/", "Vivaldi"},
+	{"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
+	{"CriOS/", "Chrome"}, {"HeadlessChrome/", "Headless Chrome"}, {"Chromium/", "Chromium"}, {"Chrome/", "Chrome"},
+	{"Trident/", "Internet Explorer"}, {"MSIE ", "Internet Explorer"},
+	{"Safari/", "Safari"},
+	{"curl/", "curl"}, {"Wget/", "Wget"}, {"Go-http-client/", "Go HTTP client"}, {"python-requests/", "Python requests"},
+}
+
+// systems, in order: iPhone and iPad also say "Mac OS X", Android also says
+// "Linux", ChromeOS says "X11".
+var systems = []uaName{
+	{"iPhone", "iPhone"}, {"iPod", "iPod"}, {"iPad", "iPad"}, {"Android", "Android"}, {"CrOS", "ChromeOS"},
+	{"Windows", "Windows"}, {"Macintosh", "macOS"}, {"Mac OS X", "macOS"},
+	{"FreeBSD", "FreeBSD"}, {"OpenBSD", "OpenBSD"}, {"Linux", "Linux"}, {"X11", "Unix"},
+}
+
+func lookup(ua string, names []uaName) string {
+	for _, n := range names {
+		if strings.Contains(ua, n.token) {
+			return n.name
+		}
+	}
+	return ""
+}
+
 // describeUserAgent names the browser and operating system of a user-agent
-// string ("Chrome on macOS"). Order matters: Edge and Opera also say
-// "Chrome", Chrome also says "Safari", and Android also says "Linux".
+// string ("Chrome on macOS").
 func describeUserAgent(ua string) string {
-	if ua == "" {
+	if strings.TrimSpace(ua) == "" {
 		return "Unknown device"
 	}
-	browser := "Unknown browser"
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"},
-		{"CriOS/", "Chrome"}, {"HeadlessChrome/", "Headless Chrome"}, {"Chrome/", "Chrome"},
-		{"Chromium/", "Chromium"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client/", "Go HTTP client"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
-	os := ""
-	for _, o := range []struct{ token, name string }{
-		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"}, {"CrOS", "ChromeOS"},
-		{"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Macintosh", "macOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, o.token) {
-			os = o.name
-			break
-		}
-	}
-	if os == "" {
+	browser, system := lookup(ua, browsers), lookup(ua, systems)
+	switch {
+	case browser == "" && system == "":
+		return "Unknown browser"
+	case browser == "":
+		return "Browser on " + system
+	case system == "":
 		return browser
+	default:
+		return browser + " on " + system
 	}
-	return browser + " on " + os
+}
+
+// deviceKind guesses the kind of device from a user-agent string, for the
+// icon beside it. iPadOS asks for desktop sites and says "Macintosh", so an
+// iPad can look like a desktop: the icon is a hint, not a claim.
+func deviceKind(ua string) string {
+	switch system := lookup(ua, systems); {
+	case system == "iPhone", system == "iPod", system == "Android" && strings.Contains(ua, "Mobile"):
+		return "phone"
+	case system == "iPad", system == "Android":
+		return "tablet"
+	case system != "" && lookup(ua, browsers) != "" && !isTool(ua):
+		return "desktop"
+	default:
+		return "other"
+	}
+}
+
+// isTool reports whether ua is a command-line or library client.
+func isTool(ua string) bool {
+	switch lookup(ua, browsers) {
+	case "curl", "Wget", "Go HTTP client", "Python requests":
+		return true
+	}
+	return false
 }

@@ -113,11 +113,13 @@ func decodePHC(s string) (Argon2Params, []byte, []byte, error) {
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return p, nil, nil, ErrMalformedHash
 	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return p, nil, nil, ErrMalformedHash
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil {
+	// Sscanf ignores what follows the last verb; comparing with the canonical
+	// form refuses trailing junk and parameters this code would ignore.
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil ||
+		parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Iterations, p.Parallelism) {
 		return p, nil, nil, ErrMalformedHash
 	}
 	// Refuse parameters that would make one verification a denial of service.

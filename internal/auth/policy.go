@@ -46,11 +46,16 @@ func NormalizeEmail(email string) string {
 
 // ValidateEmail normalises email and checks that it is a bare address.
 func ValidateEmail(email string) (string, error) {
+	// Checked before normalising: strings.ToLower turns invalid bytes into
+	// U+FFFD, which would then pass as part of a valid address.
+	if !utf8.ValidString(email) {
+		return "", ErrEmailInvalid
+	}
 	email = NormalizeEmail(email)
 	if email == "" {
 		return "", ErrEmailRequired
 	}
-	if len(email) > maxEmailLength || !utf8.ValidString(email) {
+	if len(email) > maxEmailLength {
 		return "", ErrEmailInvalid
 	}
 	addr, err := mail.ParseAddress(email)

@@ -245,6 +245,17 @@ func (s *Sessions) Renew(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	// A session ended (logged out, revoked) while this request ran must not
+	// come back under a new token: the store's tombstone guards only the
+	// old one. So renew only a session that still exists, and is still
+	// registered, and otherwise finish ending it.
+	alive, err := s.store.Alive(ctx, storeKey(s.sm.Token(ctx)))
+	if err != nil {
+		return unavailable("store alive", err)
+	}
+	if !alive[0] {
+		return s.destroy(ctx)
+	}
 	// RenewToken resets the absolute deadline; a remembered session keeps
 	// its own.
 	deadline := s.sm.Deadline(ctx)
@@ -263,7 +274,17 @@ func (s *Sessions) Renew(ctx context.Context) error {
 			if _, err := s.registry.Add(ctx, uid, e, max(s.cfg.Lifetime, s.cfg.RememberLifetime)); err != nil {
 				return unavailable("registry add", err)
 			}
+			return nil
 		}
+	}
+	return s.destroy(ctx)
+}
+
+// destroy ends this request's session without an audit event: it was
+// already ended by the request that logged it out or revoked it.
+func (s *Sessions) destroy(ctx context.Context) error {
+	if err := s.sm.Destroy(ctx); err != nil {
+		return unavailable("destroy session", err)
 	}
 	return nil
 }

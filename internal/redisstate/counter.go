@@ -60,9 +60,12 @@ func (c *Counter) Incr(ctx context.Context, window time.Duration, keys ...string
 	return out, nil
 }
 
-// decrIfPresent never creates a key (which DECR would, without a TTL).
+// decrIfPresent never creates a key (which DECR would, without a TTL), and
+// stops at zero as the memory Counter does: a negative count would be a
+// budget above the limit for the rest of the window.
 var decrIfPresent = redis.NewScript(1, `
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+local n = tonumber(redis.call('GET', KEYS[1]))
+if n and n > 0 then return redis.call('DECR', KEYS[1]) end
 return 0`)
 
 // Decr subtracts one from key if it exists.

@@ -2,6 +2,7 @@ package sessionstore
 
 import (
 	"encoding/binary"
+	"encoding/gob"
 	"errors"
 	"math"
 	"time"
@@ -34,8 +35,25 @@ const (
 
 var errCodec = errors.New("sessionstore: malformed session data")
 
+// The compact format stores time.Time itself, but a session that falls back
+// to gob must still encode its times: gob refuses an interface value of a
+// type nobody registered, so without this, adding a value of an
+// application type to a session holding a time would fail its commit.
+func init() { gob.Register(time.Time{}) }
+
+// The deadline is stored in unix nanoseconds, which hold the years 1678 to
+// 2262 only; a deadline outside (a zero time, an absurd lifetime) would come
+// back as another instant, so such a session takes the gob fallback.
+var (
+	minDeadline = time.Unix(0, math.MinInt64)
+	maxDeadline = time.Unix(0, math.MaxInt64)
+)
+
 // Encode implements scs.Codec.
 func (Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+	if deadline.Before(minDeadline) || deadline.After(maxDeadline) {
+		return encodeGob(deadline, values)
+	}
 	b := make([]byte, 0, 64)
 	b = append(b, formatBinary)
 	b = binary.AppendVarint(b, deadline.UnixNano())
@@ -66,14 +84,18 @@ func (Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 			}
 			b = appendString(append(b, tagTime), string(t))
 		default:
-			g, err := scs.GobCodec{}.Encode(deadline, values)
-			if err != nil {
-				return nil, err
-			}
-			return append([]byte{formatGob}, g...), nil
+			return encodeGob(deadline, values)
 		}
 	}
 	return b, nil
+}
+
+func encodeGob(deadline time.Time, values map[string]any) ([]byte, error) {
+	g, err := scs.GobCodec{}.Encode(deadline, values)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{formatGob}, g...), nil
 }
 
 func appendString(b []byte, s string) []byte {

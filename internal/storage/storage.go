@@ -96,7 +96,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		db.SetMaxOpenConns(8)
 		db.SetMaxIdleConns(8)
 	case Postgres:
-		if db, err = sql.Open("pgx", rawURL); err != nil {
+		if db, err = sql.Open("pgx", withConnectTimeout(rawURL)); err != nil {
 			return nil, err
 		}
 		db.SetMaxOpenConns(32)
@@ -109,6 +109,26 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	return d, nil
+}
+
+// pgConnectTimeout is the connect_timeout (seconds) used when DATABASE_URL
+// sets none. pgx waits forever by default, so a server that accepts
+// connections but never answers would hang every request needing a new
+// connection instead of failing it with a 503. Queries are not bounded.
+const pgConnectTimeout = "2"
+
+// withConnectTimeout adds connect_timeout to a postgres:// URL that has
+// none.
+func withConnectTimeout(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Query().Has("connect_timeout") {
+		return rawURL
+	}
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += "connect_timeout=" + pgConnectTimeout
+	return u.String()
 }
 
 func (d *DB) migrate(ctx context.Context) error {

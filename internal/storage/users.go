@@ -2,8 +2,11 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/sessionlogin/sessionlogin/internal/auth"
@@ -50,15 +53,62 @@ func (d *DB) CreateUser(ctx context.Context, email, passwordHash string) (auth.U
 	return scanUser(row)
 }
 
+const (
+	userByIDQuery    = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+	userByEmailQuery = `SELECT ` + userColumns + ` FROM users WHERE lower(email) = lower($1)`
+)
+
 // UserByID returns the account with id, or auth.ErrUserNotFound.
 func (d *DB) UserByID(ctx context.Context, id int64) (auth.User, error) {
-	return scanUser(d.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return scanUser(d.queryRow(ctx, userByIDQuery, id))
 }
 
 // UserByEmail returns the account with email (compared case-insensitively),
 // or auth.ErrUserNotFound.
 func (d *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) {
-	return scanUser(d.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1)`, email))
+	return scanUser(d.queryRow(ctx, userByEmailQuery, email))
+}
+
+// SQLite compiles every query it is given, and for these lookups (one per
+// page view) compiling costs more than running, so on SQLite they run as
+// statements prepared once per database; database/sql prepares them again
+// on each pooled connection as needed. PostgreSQL's driver (pgx) already
+// caches prepared statements per connection.
+//
+// sqliteStmts maps stmtKey to *sql.Stmt. An entry lives as long as its DB:
+// a cleanup drops it once the DB is unreachable.
+var sqliteStmts sync.Map
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+// queryRow runs a single-row query, prepared on SQLite.
+func (d *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if d.dialect != SQLite {
+		return d.db.QueryRowContext(ctx, query, args...)
+	}
+	k := stmtKey{db: d.db, query: query}
+	if s, ok := sqliteStmts.Load(k); ok {
+		return s.(*sql.Stmt).QueryRowContext(ctx, args...)
+	}
+	s, err := d.db.PrepareContext(ctx, query)
+	if err != nil {
+		// Not cached; the unprepared query reports the error through its row.
+		return d.db.QueryRowContext(ctx, query, args...)
+	}
+	if prev, loaded := sqliteStmts.LoadOrStore(k, s); loaded {
+		_ = s.Close()
+		s = prev.(*sql.Stmt)
+	} else {
+		runtime.AddCleanup(d, func(k stmtKey) {
+			if s, ok := sqliteStmts.LoadAndDelete(k); ok {
+				_ = s.(*sql.Stmt).Close()
+			}
+		}, k)
+	}
+	return s.QueryRowContext(ctx, args...)
 }
 
 // UpdatePasswordHash replaces the password hash of account id.

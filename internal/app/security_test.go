@@ -1,0 +1,258 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestCrossOriginRefused checks that a state-changing request from another
+// origin is refused with the 403 page and changes nothing, while a browser's
+// same-origin request goes through.
+func TestCrossOriginRefused(t *testing.T) {
+	const newPassword = "a brand new passphrase"
+	foreign := []struct {
+		name   string
+		header http.Header
+	}{
+		{"Sec-Fetch-Site cross-site", http.Header{"Sec-Fetch-Site": {"cross-site"}}},
+		{"Sec-Fetch-Site same-site", http.Header{"Sec-Fetch-Site": {"same-site"}}},
+		{"foreign Origin", http.Header{"Origin": {"https://evil.example"}}},
+		{"null Origin", http.Header{"Origin": {"null"}}},
+	}
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			srv := newInstance(t, newShared(t, store), options{})
+			c := newClient(t)
+			c.signup(srv.URL, "ann@example.com", testPassword)
+			token := c.cookie("sid")
+
+			for _, f := range foreign {
+				for _, req := range []struct {
+					path string
+					form url.Values
+					c    *client
+				}{
+					{"/logout", nil, c},
+					{"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}, c},
+					{"/account/delete", url.Values{"password": {testPassword}}, c},
+					{"/account/sessions/revoke-others", nil, c},
+					// Login CSRF: signing the victim in to the attacker's account.
+					{"/login", url.Values{"email": {"ann@example.com"}, "password": {testPassword}}, newClient(t)},
+					{"/signup", url.Values{"email": {"new@example.com"}, "password": {testPassword}}, newClient(t)},
+				} {
+					t.Run(f.name+" "+req.path, func(t *testing.T) {
+						res := req.c.postWith(srv.URL+req.path, req.form, f.header)
+						wantStatus(t, res, http.StatusForbidden)
+						doc := res.Doc(t)
+						if doc.Find("main h1").Length() != 1 {
+							t.Errorf("403 is not the error page:\n%.400s", res.Body)
+						}
+						if res.Cookie("sid") != nil {
+							t.Errorf("refused request set the session cookie: %v", res.Cookie("sid"))
+						}
+						if req.c != c && req.c.cookie("sid") != "" {
+							t.Errorf("refused %s signed a client in", req.path)
+						}
+					})
+				}
+			}
+			// Nothing changed: the same session is signed in with the same
+			// password, and the refused sign-up made no account.
+			if c.cookie("sid") != token {
+				t.Fatal("the session token changed")
+			}
+			if got := c.signedInAs(srv.URL); got != "ann@example.com" {
+				t.Fatalf("after refused requests: signed in as %q", got)
+			}
+			newClient(t).login(srv.URL, "ann@example.com", testPassword, false)
+			res := newClient(t).post(srv.URL+"/login", url.Values{"email": {"new@example.com"}, "password": {testPassword}})
+			wantStatus(t, res, http.StatusUnprocessableEntity)
+
+			// A browser's own form posts carry Sec-Fetch-Site: same-origin
+			// (and an Origin matching the host).
+			origin := http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {srv.URL}}
+			res = c.postWith(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}, origin)
+			wantRedirect(t, res, "/account")
+			wantRedirect(t, c.postWith(srv.URL+"/logout", nil, origin), "/")
+			if got := c.signedInAs(srv.URL); got != "" {
+				t.Fatalf("same-origin logout: still signed in as %q", got)
+			}
+			// A user typing the address (Sec-Fetch-Site: none) is no attack either.
+			res = newClient(t).postWith(srv.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {newPassword}},
+				http.Header{"Sec-Fetch-Site": {"none"}})
+			wantRedirect(t, res, "/account")
+		})
+	}
+}
+
+// wantSecurityHeaders checks the headers every response carries.
+func wantSecurityHeaders(t *testing.T, res *response) {
+	t.Helper()
+	h := res.Header
+	csp := h.Get("Content-Security-Policy")
+	if csp == "" || strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("%s %s: Content-Security-Policy = %q", res.Request.Method, res.Request.URL.Path, csp)
+	}
+	for k, want := range map[string]string{
+		"X-Content-Type-Options": "nosniff",
+		"X-Frame-Options":        "DENY",
+		"Referrer-Policy":        "strict-origin-when-cross-origin",
+	} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s %s: %s = %q, want %q", res.Request.Method, res.Request.URL.Path, k, got, want)
+		}
+	}
+}
+
+// TestErrorPages checks every error status the service answers with: the
+// status, the styled page, and the security headers.
+func TestErrorPages(t *testing.T) {
+	srv := newInstance(t, newShared(t, "memory"), options{})
+	c := newClient(t)
+	big := "email=a%40b.co&password=" + strings.Repeat("x", 70<<10)
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		header http.Header
+		status int
+		h1     string
+	}{
+		{"not found", http.MethodGet, "/no/such/page", "", nil, http.StatusNotFound, "Page not found"},
+		{"not found post", http.MethodPost, "/no/such/page", "", nil, http.StatusNotFound, "Page not found"},
+		{"method not allowed", http.MethodPut, "/login", "", nil, http.StatusMethodNotAllowed, "Method not allowed"},
+		{"method not allowed delete", http.MethodDelete, "/account", "", nil, http.StatusMethodNotAllowed, "Method not allowed"},
+		{"too large", http.MethodPost, "/login", big, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, http.StatusRequestEntityTooLarge, "Request too large"},
+		{"malformed form", http.MethodPost, "/login", "email=%zz", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, http.StatusBadRequest, "Bad request"},
+		{"cross-site", http.MethodPost, "/login", "", http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden, "Request refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := c.send(tt.method, srv.URL+tt.path, strings.NewReader(tt.body), tt.header)
+			wantStatus(t, res, tt.status)
+			wantSecurityHeaders(t, res)
+			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+				t.Errorf("Content-Type = %q, want HTML", ct)
+			}
+			doc := res.Doc(t)
+			if got := strings.TrimSpace(doc.Find("main h1").Text()); got != tt.h1 {
+				t.Errorf("main h1 = %q, want %q", got, tt.h1)
+			}
+			if doc.Find(`link[rel="stylesheet"][href^="/static/"]`).Length() == 0 {
+				t.Error("the error page is not styled (no stylesheet)")
+			}
+			if got := strings.TrimSpace(doc.Find(".error-code").Text()); got != fmt.Sprint(tt.status) {
+				t.Errorf("status shown = %q, want %d", got, tt.status)
+			}
+			if tt.status == http.StatusMethodNotAllowed {
+				allow := res.Header.Get("Allow")
+				for _, m := range []string{"GET", "POST"} {
+					if tt.path == "/login" && !strings.Contains(allow, m) {
+						t.Errorf("Allow = %q, want it to list %s", allow, m)
+					}
+				}
+				if strings.Contains(allow, tt.method) {
+					t.Errorf("Allow = %q lists the refused method %s", allow, tt.method)
+				}
+				if allow == "" {
+					t.Error("405 without an Allow header")
+				}
+			}
+		})
+	}
+
+	t.Run("422 is the form page", func(t *testing.T) {
+		res := c.post(srv.URL+"/login", url.Values{"email": {"a@b.co"}, "password": {"wrong password"}})
+		wantStatus(t, res, http.StatusUnprocessableEntity)
+		wantSecurityHeaders(t, res)
+		doc := res.Doc(t)
+		if doc.Find("main h1").Length() != 1 || doc.Find(`main form[action="/login"]`).Length() != 1 {
+			t.Errorf("422 is not the login page with its form")
+		}
+	})
+}
+
+// TestSecurityHeadersEverywhere checks the security headers on responses of
+// every kind: pages, redirects, probes, metrics, static files.
+func TestSecurityHeadersEverywhere(t *testing.T) {
+	srv := newInstance(t, newShared(t, "memory"), options{})
+	c := newClient(t)
+	signup := c.post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
+	wantRedirect(t, signup, "/account")
+	for _, res := range []*response{
+		signup,
+		newClient(t).get(srv.URL + "/"),
+		newClient(t).get(srv.URL + "/account"), // 303
+		c.get(srv.URL + "/account"),
+		c.get(srv.URL + "/account/sessions"),
+		c.get(srv.URL + "/healthz"),
+		c.get(srv.URL + "/readyz"),
+		c.get(srv.URL + "/metrics"),
+		c.get(srv.URL + "/static/css/main.css"),
+		c.get(srv.URL + "/static/nothing.css"),
+		c.post(srv.URL+"/logout", nil),
+	} {
+		wantSecurityHeaders(t, res)
+	}
+}
+
+// TestProbes checks /healthz, /readyz and /metrics.
+func TestProbes(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			srv := newInstance(t, newShared(t, store), options{})
+			c := newClient(t)
+
+			res := c.get(srv.URL + "/healthz")
+			wantStatus(t, res, http.StatusOK)
+			res = c.get(srv.URL + "/readyz")
+			wantStatus(t, res, http.StatusOK)
+			for _, want := range []string{"database: ok", "session store: ok"} {
+				if !strings.Contains(res.Body, want) {
+					t.Errorf("/readyz body %q lacks %q", res.Body, want)
+				}
+			}
+			if c.cookie("sid") != "" {
+				t.Error("a probe created a session")
+			}
+
+			// Some traffic, including a raw session id in a path.
+			c.signup(srv.URL, "ann@example.com", testPassword)
+			other := newClient(t)
+			other.login(srv.URL, "ann@example.com", testPassword, false)
+			ids := listSessions(t, c, srv.URL).revoke
+			if len(ids) != 1 {
+				t.Fatalf("got %d revocable sessions, want 1", len(ids))
+			}
+			wantRedirect(t, c.post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
+			c.get(srv.URL + "/no/such/page")
+
+			res = c.get(srv.URL + "/metrics")
+			wantStatus(t, res, http.StatusOK)
+			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+				t.Errorf("/metrics Content-Type = %q, want the Prometheus text format", ct)
+			}
+			for _, re := range []string{
+				`(?m)^http_requests_total\{code="200",method="GET",route="/account/sessions"\} 1$`,
+				`(?m)^http_requests_total\{code="303",method="POST",route="/account/sessions/\{id\}/revoke"\} 1$`,
+				`(?m)^http_requests_total\{code="303",method="POST",route="/signup"\} 1$`,
+				`(?m)^http_requests_total\{code="404",method="GET",route="[^"]*"\} 1$`,
+				`(?m)^auth_events_total\{event="session_revoked"\} 1$`,
+			} {
+				if !regexp.MustCompile(re).MatchString(res.Body) {
+					t.Errorf("/metrics lacks %s", re)
+				}
+			}
+			for _, leak := range []string{ids[0], "/no/such/page", c.cookie("sid")} {
+				if strings.Contains(res.Body, leak) {
+					t.Errorf("/metrics contains the raw value %q", leak)
+				}
+			}
+		})
+	}
+}

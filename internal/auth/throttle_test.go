@@ -1,0 +1,227 @@
+package auth_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/memstate"
+	"github.com/sessionlogin/sessionlogin/internal/redisstate"
+	"github.com/sessionlogin/sessionlogin/internal/testenv"
+)
+
+// counters makes a fresh auth.Counter on each back-end.
+var counters = map[string]func(t *testing.T) auth.Counter{
+	"memory": func(*testing.T) auth.Counter { return memstate.NewCounter(memstate.DefaultCounterCapacity) },
+	"redis": func(t *testing.T) auth.Counter {
+		pool, prefix := redisPool(t)
+		return redisstate.NewCounter(pool, prefix)
+	},
+}
+
+func redisPool(t *testing.T) (*redis.Pool, string) {
+	t.Helper()
+	url := testenv.RedisURL(t)
+	pool, err := redisstate.NewPool(url)
+	if err != nil {
+		t.Fatalf("NewPool: %v", err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	return pool, testenv.RedisPrefix(t, url)
+}
+
+// attempt begins a login attempt that then fails (no Succeed).
+func attempt(t *testing.T, th *auth.Throttle, email, ip string) error {
+	t.Helper()
+	err := th.Begin(t.Context(), email, ip)
+	var te *auth.ThrottledError
+	if err != nil && !errors.As(err, &te) {
+		t.Fatalf("Begin(%q, %q): %v", email, ip, err)
+	}
+	return err
+}
+
+func wantAllowed(t *testing.T, th *auth.Throttle, email, ip string) {
+	t.Helper()
+	if err := attempt(t, th, email, ip); err != nil {
+		t.Fatalf("Begin(%q, %q): got %v, want allowed", email, ip, err)
+	}
+}
+
+func wantThrottled(t *testing.T, th *auth.Throttle, email, ip string, window time.Duration) {
+	t.Helper()
+	err := attempt(t, th, email, ip)
+	var te *auth.ThrottledError
+	if !errors.As(err, &te) {
+		t.Fatalf("Begin(%q, %q): got %v, want *ThrottledError", email, ip, err)
+	}
+	// Retry-After is whole seconds: never less than one, never more than
+	// the window (rounded up to a second).
+	if te.RetryAfter < time.Second || te.RetryAfter > max(window, time.Second) {
+		t.Fatalf("RetryAfter: got %v, want in [1s, %v]", te.RetryAfter, max(window, time.Second))
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	for name, newCounter := range counters {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			throttleSuite(t, newCounter)
+		})
+	}
+}
+
+func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
+	const ann, bob = "ann@example.com", "bob@example.com"
+	const ip1, ip2 = "192.0.2.1", "2001:db8::2"
+
+	t.Run("limit per account and IP", func(t *testing.T) {
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
+		for range 3 {
+			wantAllowed(t, th, ann, ip1)
+		}
+		wantThrottled(t, th, ann, ip1, time.Minute)
+		wantThrottled(t, th, ann, ip1, time.Minute)
+		// Keys combine account and IP: an attacker elsewhere cannot lock
+		// Ann out, and Bob on the same address is not affected.
+		wantAllowed(t, th, ann, ip2)
+		wantAllowed(t, th, bob, ip1)
+	})
+
+	t.Run("success clears the account's failures", func(t *testing.T) {
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
+		wantAllowed(t, th, ann, ip1)
+		wantAllowed(t, th, ann, ip1)
+		wantAllowed(t, th, ann, ip1)
+		if err := th.Succeed(t.Context(), ann, ip1); err != nil {
+			t.Fatalf("Succeed: %v", err)
+		}
+		for range 3 {
+			wantAllowed(t, th, ann, ip1)
+		}
+		wantThrottled(t, th, ann, ip1, time.Minute)
+	})
+
+	t.Run("per-IP cap across accounts", func(t *testing.T) {
+		// Password spraying: one guess on many accounts from one address.
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 5, Window: time.Minute, MaxFailuresPerIP: 4})
+		for i := range 4 {
+			wantAllowed(t, th, fmt.Sprintf("user%d@example.com", i), ip1)
+		}
+		wantThrottled(t, th, "fresh@example.com", ip1, time.Minute)
+		wantAllowed(t, th, "fresh@example.com", ip2)
+	})
+
+	t.Run("default per-IP cap is 20 times the account limit", func(t *testing.T) {
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 1, Window: time.Minute})
+		for i := range 20 {
+			wantAllowed(t, th, fmt.Sprintf("user%d@example.com", i), ip1)
+		}
+		wantThrottled(t, th, "fresh@example.com", ip1, time.Minute)
+	})
+
+	t.Run("successes do not use up the per-IP cap", func(t *testing.T) {
+		// Many people behind one address (an office, a carrier NAT) keep
+		// logging in.
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 5, Window: time.Minute, MaxFailuresPerIP: 3})
+		for i := range 10 {
+			email := fmt.Sprintf("user%d@example.com", i)
+			wantAllowed(t, th, email, ip1)
+			if err := th.Succeed(t.Context(), email, ip1); err != nil {
+				t.Fatalf("Succeed: %v", err)
+			}
+		}
+		for i := range 3 {
+			wantAllowed(t, th, fmt.Sprintf("failing%d@example.com", i), ip1)
+		}
+		wantThrottled(t, th, "fresh@example.com", ip1, time.Minute)
+	})
+
+	t.Run("window ends", func(t *testing.T) {
+		const window = time.Second
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 2, Window: window})
+		wantAllowed(t, th, ann, ip1)
+		wantAllowed(t, th, ann, ip1)
+		wantThrottled(t, th, ann, ip1, window)
+		// Refused attempts do not extend the window.
+		time.Sleep(window + 200*time.Millisecond)
+		wantAllowed(t, th, ann, ip1)
+		wantAllowed(t, th, ann, ip1)
+		wantThrottled(t, th, ann, ip1, window)
+	})
+
+	t.Run("parallel attempts cannot pass the limit", func(t *testing.T) {
+		// Counting before the password is checked, atomically: a burst of
+		// parallel guesses gets exactly the limit through.
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 5, Window: time.Minute})
+		var mu sync.Mutex
+		allowed, throttled := 0, 0
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				err := th.Begin(t.Context(), ann, ip1)
+				var te *auth.ThrottledError
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					allowed++
+				case errors.As(err, &te):
+					throttled++
+				default:
+					t.Errorf("Begin: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if allowed != 5 || throttled != 35 {
+			t.Fatalf("got %d allowed and %d throttled, want 5 and 35", allowed, throttled)
+		}
+	})
+}
+
+func TestThrottleKeysHoldNoAddress(t *testing.T) {
+	// Counters are keyed by a hash of account and IP, so that a copy of
+	// Redis does not list who tried to log in.
+	pool, prefix := redisPool(t)
+	th := auth.NewThrottle(redisstate.NewCounter(pool, prefix), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
+	email := "very.long.local.part." + strings.Repeat("x", 200) + "@example.com"
+	wantAllowed(t, th, email, "192.0.2.1")
+	c := pool.Get()
+	defer c.Close()
+	keys, err := redis.Strings(c.Do("KEYS", prefix+"*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 {
+		t.Fatalf("got keys %q, want an account key and an IP key", keys)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, "@") || strings.Contains(k, "example") || len(k) > len(prefix)+64 {
+			t.Errorf("key %q holds (part of) the email address", k)
+		}
+	}
+}
+
+func TestThrottleCounterDown(t *testing.T) {
+	// A counter that cannot be reached is an outage (503), never a
+	// silent pass.
+	pool, err := redisstate.NewPool("redis://127.0.0.1:1/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	th := auth.NewThrottle(redisstate.NewCounter(pool, "x:"), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
+	if err := th.Begin(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+		t.Fatalf("Begin: got %v, want ErrUnavailable", err)
+	}
+	if err := th.Succeed(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+		t.Fatalf("Succeed: got %v, want ErrUnavailable", err)
+	}
+}

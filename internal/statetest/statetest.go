@@ -1,0 +1,460 @@
+// Package statetest holds behaviour suites that every implementation of the
+// session state interfaces must pass: auth.Registry, auth.Counter and
+// sessionstore.Backend. Packages memstate and redisstate run them against
+// their own implementations, so both back-ends are held to one contract.
+//
+// It is imported by tests only.
+package statetest
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
+)
+
+// ms returns t at millisecond precision, the precision back-ends keep.
+func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
+
+func entry(id string, created time.Time) auth.RegistryEntry {
+	return auth.RegistryEntry{
+		ID: id, StoreKey: "key-" + id, Created: created, LastSeen: created,
+		IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (" + id + ")", Remember: strings.HasSuffix(id, "r"),
+	}
+}
+
+func sameEntry(a, b auth.RegistryEntry) bool {
+	return a.ID == b.ID && a.StoreKey == b.StoreKey && a.Created.Equal(b.Created) &&
+		a.LastSeen.Equal(b.LastSeen) && a.IP == b.IP && a.UserAgent == b.UserAgent && a.Remember == b.Remember
+}
+
+func list(t *testing.T, r auth.Registry, userID int64) []auth.RegistryEntry {
+	t.Helper()
+	got, err := r.List(t.Context(), userID)
+	if err != nil {
+		t.Fatalf("List(%d): %v", userID, err)
+	}
+	slices.SortFunc(got, func(a, b auth.RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
+	return got
+}
+
+func wantEntries(t *testing.T, r auth.Registry, userID int64, want ...auth.RegistryEntry) {
+	t.Helper()
+	got := list(t, r, userID)
+	slices.SortFunc(want, func(a, b auth.RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
+	if !slices.EqualFunc(got, want, sameEntry) {
+		t.Fatalf("List(%d):\n got  %+v\n want %+v", userID, got, want)
+	}
+}
+
+func add(t *testing.T, r auth.Registry, userID int64, e auth.RegistryEntry) int {
+	t.Helper()
+	n, err := r.Add(t.Context(), userID, e, time.Hour)
+	if err != nil {
+		t.Fatalf("Add(%d, %s): %v", userID, e.ID, err)
+	}
+	return n
+}
+
+// Registry runs the auth.Registry contract against registries made by
+// newRegistry, one fresh registry per case.
+func Registry(t *testing.T, newRegistry func(t *testing.T) auth.Registry) {
+	created := ms(time.Now().Add(-time.Hour))
+
+	t.Run("empty", func(t *testing.T) {
+		r := newRegistry(t)
+		wantEntries(t, r, 1)
+	})
+
+	t.Run("add returns the user's entry count", func(t *testing.T) {
+		r := newRegistry(t)
+		a, b := entry("a", created), entry("br", created)
+		if n := add(t, r, 1, a); n != 1 {
+			t.Fatalf("first Add: got %d, want 1", n)
+		}
+		if n := add(t, r, 1, b); n != 2 {
+			t.Fatalf("second Add: got %d, want 2", n)
+		}
+		// Replacing an entry (as Sessions.Renew does with a new store key)
+		// must not count it twice.
+		b.StoreKey = "renewed"
+		if n := add(t, r, 1, b); n != 2 {
+			t.Fatalf("Add of an existing id: got %d, want 2", n)
+		}
+		if n := add(t, r, 2, entry("c", created)); n != 1 {
+			t.Fatalf("Add for another user: got %d, want 1", n)
+		}
+		wantEntries(t, r, 1, a, b)
+	})
+
+	t.Run("list round-trips every field", func(t *testing.T) {
+		r := newRegistry(t)
+		e := auth.RegistryEntry{
+			ID: "id-1", StoreKey: "c3RvcmUta2V5", Created: created, LastSeen: created.Add(time.Minute),
+			IP: "2001:db8::1", UserAgent: `Mozilla/5.0 "quoted" ünïcode`, Remember: true,
+		}
+		add(t, r, 7, e)
+		wantEntries(t, r, 7, e)
+	})
+
+	t.Run("touch updates last seen only", func(t *testing.T) {
+		r := newRegistry(t)
+		a, b := entry("a", created), entry("b", created)
+		add(t, r, 1, a)
+		add(t, r, 1, b)
+		seen := created.Add(42 * time.Minute)
+		if err := r.Touch(t.Context(), 1, "a", seen); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		a.LastSeen = seen
+		wantEntries(t, r, 1, a, b)
+		// Add (a renewal) after a touch replaces the entry as given.
+		if n := add(t, r, 1, a); n != 2 {
+			t.Fatalf("Add after Touch: got %d, want 2", n)
+		}
+		wantEntries(t, r, 1, a, b)
+	})
+
+	t.Run("touch never creates an entry", func(t *testing.T) {
+		r := newRegistry(t)
+		if err := r.Touch(t.Context(), 1, "ghost", created); err != nil {
+			t.Fatalf("Touch of unknown id: %v", err)
+		}
+		wantEntries(t, r, 1)
+		a := entry("a", created)
+		add(t, r, 1, a)
+		if err := r.Touch(t.Context(), 1, "ghost", created); err != nil {
+			t.Fatalf("Touch of unknown id: %v", err)
+		}
+		wantEntries(t, r, 1, a)
+	})
+
+	t.Run("touch never recreates a removed entry", func(t *testing.T) {
+		// A request still in flight when its session was revoked touches
+		// the registry as it ends; the revoked session must stay gone.
+		r := newRegistry(t)
+		a, b := entry("a", created), entry("b", created)
+		add(t, r, 1, a)
+		add(t, r, 1, b)
+		if err := r.Remove(t.Context(), 1, "a"); err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+		if err := r.Touch(t.Context(), 1, "a", created.Add(time.Minute)); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		wantEntries(t, r, 1, b)
+		if err := r.Remove(t.Context(), 1, "b"); err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+		if err := r.Touch(t.Context(), 1, "b", created.Add(time.Minute)); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		wantEntries(t, r, 1)
+		if n := add(t, r, 1, entry("c", created)); n != 1 {
+			t.Fatalf("Add after removing all: got %d, want 1 (stale fields counted?)", n)
+		}
+	})
+
+	t.Run("remove", func(t *testing.T) {
+		r := newRegistry(t)
+		a, b, c := entry("a", created), entry("b", created), entry("c", created)
+		add(t, r, 1, a)
+		add(t, r, 1, b)
+		add(t, r, 1, c)
+		if err := r.Remove(t.Context(), 1, "a", "c", "unknown"); err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+		wantEntries(t, r, 1, b)
+		if err := r.Remove(t.Context(), 1); err != nil {
+			t.Fatalf("Remove of no ids: %v", err)
+		}
+		if err := r.Remove(t.Context(), 99, "b"); err != nil {
+			t.Fatalf("Remove for a user without entries: %v", err)
+		}
+		wantEntries(t, r, 1, b)
+		if n := add(t, r, 1, a); n != 2 {
+			t.Fatalf("Add after Remove: got %d, want 2", n)
+		}
+	})
+
+	t.Run("users are isolated", func(t *testing.T) {
+		r := newRegistry(t)
+		a := entry("shared-id", created)
+		b := entry("shared-id", created.Add(time.Second))
+		b.StoreKey = "other-key"
+		add(t, r, 1, a)
+		add(t, r, 2, b)
+		if err := r.Touch(t.Context(), 2, "shared-id", created.Add(time.Hour)); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		b.LastSeen = created.Add(time.Hour)
+		wantEntries(t, r, 1, a)
+		if err := r.Remove(t.Context(), 2, "shared-id"); err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+		wantEntries(t, r, 1, a)
+		wantEntries(t, r, 2)
+	})
+}
+
+func incr(t *testing.T, c auth.Counter, window time.Duration, keys ...string) []auth.Count {
+	t.Helper()
+	got, err := c.Incr(t.Context(), window, keys...)
+	if err != nil {
+		t.Fatalf("Incr: %v", err)
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("Incr(%d keys) returned %d counts", len(keys), len(got))
+	}
+	return got
+}
+
+func decr(t *testing.T, c auth.Counter, key string) {
+	t.Helper()
+	if err := c.Decr(t.Context(), key); err != nil {
+		t.Fatalf("Decr: %v", err)
+	}
+}
+
+func wantCount(t *testing.T, what string, got auth.Count, n int64, window time.Duration) {
+	t.Helper()
+	if got.N != n || got.TTL <= 0 || got.TTL > window {
+		t.Errorf("%s: got %+v, want N=%d and TTL in (0, %v]", what, got, n, window)
+	}
+}
+
+// Counter runs the auth.Counter contract against counters made by
+// newCounter, one fresh counter per case. It sleeps under a second in all,
+// to see a window end.
+func Counter(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
+	t.Run("incr counts each key from zero", func(t *testing.T) {
+		c := newCounter(t)
+		got := incr(t, c, time.Minute, "a", "b")
+		wantCount(t, "a", got[0], 1, time.Minute)
+		wantCount(t, "b", got[1], 1, time.Minute)
+		got = incr(t, c, time.Minute, "a", "c", "a")
+		wantCount(t, "a", got[0], 2, time.Minute)
+		wantCount(t, "c", got[1], 1, time.Minute)
+		wantCount(t, "a again", got[2], 3, time.Minute)
+	})
+
+	t.Run("later incr does not extend the window", func(t *testing.T) {
+		// Otherwise whoever keeps failing keeps the lock for ever, and the
+		// Retry-After a client is told would be a lie.
+		c := newCounter(t)
+		incr(t, c, time.Minute, "a")
+		got := incr(t, c, time.Hour, "a")[0]
+		wantCount(t, "second incr", got, 2, time.Minute)
+	})
+
+	t.Run("window ends", func(t *testing.T) {
+		c := newCounter(t)
+		const window = 500 * time.Millisecond
+		incr(t, c, window, "a")
+		incr(t, c, window, "a")
+		incr(t, c, time.Hour, "b")
+		time.Sleep(window + 150*time.Millisecond)
+		got := incr(t, c, time.Minute, "a", "b")
+		wantCount(t, "a after its window", got[0], 1, time.Minute)
+		if got[0].TTL <= window {
+			t.Errorf("a after its window: got TTL %v, want a fresh window of 1m", got[0].TTL)
+		}
+		wantCount(t, "b", got[1], 2, time.Hour)
+	})
+
+	t.Run("reset", func(t *testing.T) {
+		c := newCounter(t)
+		incr(t, c, time.Minute, "a", "b")
+		incr(t, c, time.Minute, "a", "b")
+		if err := c.Reset(t.Context(), "a"); err != nil {
+			t.Fatalf("Reset: %v", err)
+		}
+		if err := c.Reset(t.Context(), "absent"); err != nil {
+			t.Fatalf("Reset of an absent key: %v", err)
+		}
+		got := incr(t, c, time.Minute, "a", "b")
+		wantCount(t, "a after reset", got[0], 1, time.Minute)
+		wantCount(t, "b", got[1], 3, time.Minute)
+	})
+
+	t.Run("decr", func(t *testing.T) {
+		c := newCounter(t)
+		incr(t, c, time.Minute, "a")
+		incr(t, c, time.Minute, "a")
+		decr(t, c, "a")
+		// The window stays that of the first increment.
+		got := incr(t, c, time.Hour, "a")[0]
+		wantCount(t, "after decr", got, 2, time.Minute)
+	})
+
+	t.Run("decr never creates a key", func(t *testing.T) {
+		c := newCounter(t)
+		decr(t, c, "a")
+		decr(t, c, "a")
+		got := incr(t, c, time.Minute, "a")[0]
+		wantCount(t, "incr after decr of an absent key", got, 1, time.Minute)
+	})
+
+	t.Run("decr stops at zero", func(t *testing.T) {
+		// A success whose attempt's window has just ended, or a second
+		// success, must not leave a negative count: that would be a larger
+		// budget than the limit for the rest of the window.
+		c := newCounter(t)
+		incr(t, c, time.Minute, "a")
+		decr(t, c, "a")
+		decr(t, c, "a")
+		decr(t, c, "a")
+		got := incr(t, c, time.Minute, "a")[0]
+		wantCount(t, "incr after decr below zero", got, 1, time.Minute)
+	})
+}
+
+func get(t *testing.T, b sessionstore.Backend, key string) ([]byte, bool) {
+	t.Helper()
+	v, found, err := b.Get(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	return v, found
+}
+
+func wantValue(t *testing.T, b sessionstore.Backend, key string, want []byte) {
+	t.Helper()
+	v, found := get(t, b, key)
+	switch {
+	case want == nil && found:
+		t.Fatalf("Get(%q): got %q, want not found", key, v)
+	case want != nil && !found:
+		t.Fatalf("Get(%q): not found, want %q", key, want)
+	case !bytes.Equal(v, want):
+		t.Fatalf("Get(%q): got %q, want %q", key, v, want)
+	}
+}
+
+func wantExists(t *testing.T, b sessionstore.Backend, keys []string, want []bool) {
+	t.Helper()
+	got, err := b.Exists(t.Context(), keys...)
+	if err != nil {
+		t.Fatalf("Exists: %v", err)
+	}
+	if len(keys) == 0 && len(got) == 0 {
+		return
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Exists(%q): got %v, want %v", keys, got, want)
+	}
+}
+
+// SessionBackend runs the sessionstore.Backend contract against back-ends
+// made by newBackend, one fresh back-end per case. It sleeps about two
+// seconds in all, to see keys expire.
+func SessionBackend(t *testing.T, newBackend func(t *testing.T) sessionstore.Backend) {
+	hour := func() time.Time { return time.Now().Add(time.Hour) }
+
+	t.Run("set get", func(t *testing.T) {
+		b := newBackend(t)
+		wantValue(t, b, "k", nil)
+		if err := b.Set(t.Context(), "k", []byte("v1"), hour()); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		wantValue(t, b, "k", []byte("v1"))
+		if err := b.Set(t.Context(), "k", []byte("v2"), hour()); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		wantValue(t, b, "k", []byte("v2"))
+		wantValue(t, b, "other", nil)
+	})
+
+	t.Run("expiry", func(t *testing.T) {
+		b := newBackend(t)
+		if err := b.Set(t.Context(), "short", []byte("v"), time.Now().Add(500*time.Millisecond)); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		if err := b.Set(t.Context(), "long", []byte("v"), hour()); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		if err := b.Set(t.Context(), "past", []byte("v"), time.Now().Add(-time.Second)); err != nil {
+			t.Fatalf("Set in the past: %v", err)
+		}
+		wantValue(t, b, "past", nil)
+		wantValue(t, b, "short", []byte("v"))
+		time.Sleep(700 * time.Millisecond)
+		wantValue(t, b, "short", nil)
+		wantExists(t, b, []string{"short", "long"}, []bool{false, true})
+	})
+
+	t.Run("refresh replaces an existing key only", func(t *testing.T) {
+		b := newBackend(t)
+		if err := b.Refresh(t.Context(), "k", []byte("v"), hour()); err != nil {
+			t.Fatalf("Refresh of an absent key: %v", err)
+		}
+		wantValue(t, b, "k", nil)
+		if err := b.Set(t.Context(), "k", []byte("v1"), time.Now().Add(500*time.Millisecond)); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		if err := b.Refresh(t.Context(), "k", []byte("v2"), hour()); err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+		time.Sleep(700 * time.Millisecond)
+		// Still there: the refresh moved the expiry too.
+		wantValue(t, b, "k", []byte("v2"))
+	})
+
+	t.Run("delete leaves a tombstone", func(t *testing.T) {
+		b := newBackend(t)
+		if err := b.Set(t.Context(), "k", []byte("v"), hour()); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		if err := b.Delete(t.Context(), "k", time.Minute); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		wantValue(t, b, "k", nil)
+		// A request that loaded the session before the delete writes it back
+		// as it ends: refused.
+		if err := b.Set(t.Context(), "k", []byte("resurrected"), hour()); err != nil {
+			t.Fatalf("Set after Delete: %v", err)
+		}
+		wantValue(t, b, "k", nil)
+		if err := b.Refresh(t.Context(), "k", []byte("resurrected"), hour()); err != nil {
+			t.Fatalf("Refresh after Delete: %v", err)
+		}
+		wantValue(t, b, "k", nil)
+		wantExists(t, b, []string{"k"}, []bool{false})
+		if err := b.Delete(t.Context(), "never-set", time.Minute); err != nil {
+			t.Fatalf("Delete of an absent key: %v", err)
+		}
+	})
+
+	t.Run("tombstone ends", func(t *testing.T) {
+		b := newBackend(t)
+		if err := b.Delete(t.Context(), "k", 100*time.Millisecond); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if err := b.Set(t.Context(), "k", []byte("v"), hour()); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		wantValue(t, b, "k", []byte("v"))
+	})
+
+	t.Run("exists", func(t *testing.T) {
+		b := newBackend(t)
+		for _, k := range []string{"a", "c"} {
+			if err := b.Set(t.Context(), k, []byte("v"), hour()); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+		}
+		wantExists(t, b, []string{"a", "b", "c", "a"}, []bool{true, false, true, true})
+		wantExists(t, b, nil, nil)
+	})
+
+	t.Run("ping", func(t *testing.T) {
+		if err := newBackend(t).Ping(t.Context()); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	})
+}

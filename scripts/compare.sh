@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# compare.sh - the service next to the Express original and a Go hello world,
+# through the peers' comparison rig (shared/peers/load/bench.sh): interleaved
+# rounds of W0, W1 and W2, every run checked, medians and paired ratios.
+#
+#   scripts/compare.sh            (or COMPARE=1 make loadtest)
+#
+# Systems, all on loopback, sessions in one private redis-server:
+#   express-redis          the original: express + express-session + connect-redis
+#   express-cluster-redis  the same as a node:cluster of 2 workers
+#   express-mem            the original with express-session's MemoryStore
+#   project-redis          bin/web, SESSION_STORE=redis, default configuration
+#   project-mem            bin/web, SESSION_STORE=memory
+#   project-redis-benchcost  bin/web built with -tags benchcost: argon2id at
+#                          about bcrypt cost 4 (the original's), so that its W2
+#                          compares session layers, not password hashes
+#   hello-go               scripts/hellogo, a bare net/http hello world
+#   redis                  redis-benchmark GET against the private Redis
+#
+# Environment: ROUNDS (3) DURATION (10s) THREADS (2) CONNS (64) WARMUP (3s)
+#              PEERS (the peers folder, default ../shared/peers)
+#              RESULTS (where results go, default /tmp/sessionlogin-compare-<time>)
+#              EXPRESS_MEM (1: include express-mem)
+# Takes about 4 minutes per round with the defaults.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10s} THREADS=${THREADS:-2} CONNS=${CONNS:-64} WARMUP=${WARMUP:-3s}
+PEERS=${PEERS:-$ROOT/../shared/peers}
+RESULTS=${RESULTS:-/tmp/sessionlogin-compare-$(date +%Y%m%d-%H%M%S)}
+
+WORK=$(mktemp -d)
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+trap 'stop_started; rm -rf "$WORK"' EXIT
+
+[ -d "$PEERS/express" ] && [ -d "$PEERS/load" ] || die "no peers at $PEERS (set PEERS)"
+need wrk wrk
+need curl curl
+need node nodejs
+need npm npm
+need redis-benchmark redis-tools
+
+# The peers folder is read-only: run copies.
+log "preparing copies of the peers in $WORK"
+cp -r "$PEERS/express" "$WORK/express"
+cp -r "$PEERS/load" "$WORK/load"
+chmod -R u+w "$WORK/express" "$WORK/load"
+(cd "$WORK/express" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed"
+
+log "building bin/web, the benchcost build and hellogo"
+go build -o "$WORK/web" ./cmd/web
+go build -tags benchcost -o "$WORK/web-benchcost" ./cmd/web
+go build -o "$WORK/hellogo" ./scripts/hellogo
+
+start_redis
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+
+TARGETS=()
+# express NAME SCRIPT STORE [WORKERS]
+express() {
+  local name=$1 script=$2 store=$3 workers=${4:-} port pid
+  port=$(free_port)
+  (cd "$WORK/express" && exec env PORT="$port" STORE="$store" REDIS_URL="$REDIS_URL" NODE_ENV=production \
+    ${workers:+WORKERS="$workers"} node "$script" >"$WORK/$name.log" 2>&1) &
+  pid=$!
+  STARTED_PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$port/login"
+  TARGETS+=("app:$name=http://127.0.0.1:$port" "pid:$name=$pid")
+}
+# project NAME BINARY STORE
+project() {
+  local name=$1 bin=$2 store=$3 port
+  port=$(free_port)
+  start_web "$name" "$bin" "$port" "$store" "$REDIS_URL/0"
+  signup "http://127.0.0.1:$port"
+  TARGETS+=("app:$name=http://127.0.0.1:$port" "pid:$name=$WEB_PID")
+}
+
+log "starting the systems"
+express express-redis server.js redis
+express express-cluster-redis cluster.js redis 2
+[ "${EXPRESS_MEM:-1}" = 1 ] && express express-mem server.js memory
+project project-redis "$WORK/web" redis
+project project-mem "$WORK/web" memory
+project project-redis-benchcost "$WORK/web-benchcost" redis
+hello_port=$(free_port)
+ADDR="127.0.0.1:$hello_port" "$WORK/hellogo" >"$WORK/hellogo.log" 2>&1 &
+STARTED_PIDS+=("$!")
+TARGETS+=("pid:hello-go=$!")
+wait_http "http://127.0.0.1:$hello_port/"
+TARGETS+=("hello:hello-go=http://127.0.0.1:$hello_port" "redis:redis=127.0.0.1:$REDIS_PORT" "pid:redis=$REDIS_PID")
+
+log "machine: $(machine_info)"
+log "running bench.sh: $ROUNDS rounds of $DURATION per run; results in $RESULTS"
+mkdir -p "$RESULTS"
+OUT="$RESULTS" "$WORK/load/bench.sh" "${TARGETS[@]}"
+node "$WORK/load/tools/summarize.mjs" "$RESULTS"
+cp "$WORK"/*.log "$RESULTS/" 2>/dev/null || true
+log "summary: $RESULTS/summary.md"
