@@ -61,6 +61,10 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 		f.AddError("password", policyMessage(err))
 	}
 	if !f.HasErrors() {
+		if err := app.sessions.Ping(r.Context()); err != nil {
+			app.serverError(w, r, err)
+			return
+		}
 		user, err := app.auth.SignUp(r.Context(), email, password, app.client(r))
 		switch {
 		case err == nil:

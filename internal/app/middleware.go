@@ -197,6 +197,7 @@ func (app *application) sessionError(w http.ResponseWriter, r *http.Request, err
 	// the session cookie) must not ride on the error page.
 	w.Header().Del("Location")
 	w.Header().Del("Set-Cookie")
+	w.Header().Set("Retry-After", "5")
 	app.errorPage(w, r, http.StatusServiceUnavailable)
 	if g, ok := w.(*guardWriter); ok {
 		g.failed = true

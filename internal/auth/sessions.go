@@ -56,10 +56,11 @@ type Registry interface {
 }
 
 // SessionStore is the session store: an scs.Store that can also tell which
-// keys are still alive.
+// keys are still alive, and whether it answers at all.
 type SessionStore interface {
 	scs.Store
 	Alive(ctx context.Context, keys ...string) ([]bool, error)
+	Ping(ctx context.Context) error
 }
 
 // SessionConfig configures Sessions.
@@ -420,6 +421,16 @@ func (s *Sessions) RevokeAll(ctx context.Context, c Client) error {
 		return err
 	}
 	return s.LogOut(ctx, c)
+}
+
+// Ping checks that the session store answers. A handler about to create
+// something that a session must follow (an account) asks first, so that a
+// store outage does not leave an account behind a failed sign-in.
+func (s *Sessions) Ping(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return unavailable("session store", err)
+	}
+	return nil
 }
 
 // SessionID returns the opaque registry id of this request's session.
