@@ -35,6 +35,7 @@ loadtest: build
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSafeNext$$' -fuzztime $(FUZZTIME) ./internal/app/
+	$(GO) test -run '^$$' -fuzz '^FuzzFormPost$$' -fuzztime $(FUZZTIME) ./internal/app/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/web/
 	$(GO) test -run '^$$' -fuzz '^FuzzCodecDecode$$' -fuzztime $(FUZZTIME) ./internal/sessionstore/
 

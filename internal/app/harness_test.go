@@ -95,7 +95,7 @@ func (o *options) defaults() {
 
 // newShared opens a fresh SQLite database and, for "redis", a fresh key
 // prefix on TEST_REDIS_URL.
-func newShared(t *testing.T, store string) *shared {
+func newShared(t testing.TB, store string) *shared {
 	t.Helper()
 	db, err := storage.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "app.db"))
 	if err != nil {
@@ -130,7 +130,7 @@ type instance struct {
 }
 
 // newInstance starts an app over sh, as cmd/web wires it.
-func newInstance(t *testing.T, sh *shared, o options) *instance {
+func newInstance(t testing.TB, sh *shared, o options) *instance {
 	t.Helper()
 	o.defaults()
 	var (
