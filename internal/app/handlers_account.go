@@ -3,7 +3,6 @@ package app
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -32,7 +31,6 @@ func (app *application) passwordPost(w http.ResponseWriter, r *http.Request) {
 	if !f.HasErrors() {
 		c := app.client(r)
 		err := app.auth.ChangePassword(r.Context(), currentUser(r).ID, f.Get("current_password"), f.Get("new_password"), c)
-		var throttled *auth.ThrottledError
 		switch {
 		case err == nil:
 			if _, err := app.sessions.RevokeOthers(r.Context(), c); err != nil {
@@ -48,10 +46,8 @@ func (app *application) passwordPost(w http.ResponseWriter, r *http.Request) {
 			return
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			f.AddError("current_password", "Your current password is incorrect.")
-		case errors.As(err, &throttled):
+		case throttled(w, f, err):
 			status = http.StatusTooManyRequests
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(throttled.RetryAfter)))
-			f.Message = "Too many failed attempts. Please wait " + humanWait(throttled.RetryAfter) + " before trying again."
 		case policyMessage(err) != "":
 			f.AddError("new_password", policyMessage(err))
 		default:
@@ -77,7 +73,6 @@ func (app *application) accountDeletePost(w http.ResponseWriter, r *http.Request
 	if !f.HasErrors() {
 		c := app.client(r)
 		err := app.auth.DeleteAccount(r.Context(), currentUser(r).ID, f.Get("password"), c)
-		var throttled *auth.ThrottledError
 		switch {
 		case err == nil:
 			if err := app.sessions.RevokeAll(r.Context(), c); err != nil {
@@ -89,10 +84,8 @@ func (app *application) accountDeletePost(w http.ResponseWriter, r *http.Request
 			return
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			f.AddError("password", "Your password is incorrect.")
-		case errors.As(err, &throttled):
+		case throttled(w, f, err):
 			status = http.StatusTooManyRequests
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(throttled.RetryAfter)))
-			f.Message = "Too many failed attempts. Please wait " + humanWait(throttled.RetryAfter) + " before trying again."
 		default:
 			app.serverError(w, r, err)
 			return

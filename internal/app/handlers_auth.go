@@ -118,7 +118,6 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 	if !f.HasErrors() {
 		c := app.client(r)
 		user, err := app.auth.Authenticate(r.Context(), f.Get("email"), f.Get("password"), c)
-		var throttled *auth.ThrottledError
 		switch {
 		case err == nil:
 			// A second factor would be asked for here, before LogIn.
@@ -130,10 +129,8 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 			return
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			f.Message = invalidCredentials
-		case errors.As(err, &throttled):
+		case throttled(w, f, err):
 			status = http.StatusTooManyRequests
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(throttled.RetryAfter)))
-			f.Message = "Too many failed attempts. Please wait " + humanWait(throttled.RetryAfter) + " before trying again."
 		default:
 			app.serverError(w, r, err)
 			return
@@ -142,6 +139,18 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 	data := app.newTemplateData(r)
 	data.Form = f
 	app.render(w, r, status, "login", data)
+}
+
+// throttled reports whether err is a *auth.ThrottledError, and if so sets
+// Retry-After and tells the form how long to wait.
+func throttled(w http.ResponseWriter, f *form, err error) bool {
+	var te *auth.ThrottledError
+	if !errors.As(err, &te) {
+		return false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(te.RetryAfter)))
+	f.Message = "Too many failed attempts. Please wait " + humanWait(te.RetryAfter) + " before trying again."
+	return true
 }
 
 func retryAfterSeconds(d time.Duration) int {
