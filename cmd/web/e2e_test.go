@@ -121,14 +121,14 @@ func TestEndToEnd(t *testing.T) {
 			base := srv.URL
 			c := newWebClient(t)
 
-			wantWebStatus(t, c.get(base+"/"), http.StatusOK)
-			if got := c.signedInAs(base); got != "" {
+			wantWebStatus(t, c.Get(base+"/"), http.StatusOK)
+			if got := c.SignedInAs(base); got != "" {
 				t.Fatalf("anonymous: signed in as %q, want nobody", got)
 			}
 
 			email := e2eEmail()
-			res := c.signup(base, email, e2ePassword)
-			ck := res.setCookie("sid")
+			res := c.SignUp(base, email, e2ePassword)
+			ck := res.Cookie("sid")
 			if ck == nil {
 				t.Fatal("signup: no session cookie set")
 			}
@@ -143,44 +143,44 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("signup cookie: got Max-Age=%d Expires=%v, want a browser-session cookie", ck.MaxAge, ck.Expires)
 			}
 			signupToken := ck.Value
-			if got := c.signedInAs(base); got != email {
+			if got := c.SignedInAs(base); got != email {
 				t.Fatalf("after signup: signed in as %q, want %q", got, email)
 			}
 			b.verify(t, email)
 
-			res = c.post(base+"/logout", nil)
+			res = c.Post(base+"/logout", nil)
 			wantWebRedirect(t, res, "/")
-			if ck := res.setCookie("sid"); ck == nil || ck.MaxAge >= 0 {
+			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge >= 0 {
 				t.Fatalf("logout: got session cookie %v, want it expired (Max-Age=0)", ck)
 			}
-			if got := c.signedInAs(base); got != "" {
+			if got := c.SignedInAs(base); got != "" {
 				t.Fatalf("after logout: signed in as %q, want nobody", got)
 			}
 			// The session ended in the store, not only in this client.
 			replay := newWebClient(t)
-			replay.setCookieValue("sid", signupToken)
-			if got := replay.signedInAs(base); got != "" {
+			replay.SetCookie("sid", signupToken)
+			if got := replay.SignedInAs(base); got != "" {
 				t.Fatalf("replayed pre-logout cookie: signed in as %q, want nobody", got)
 			}
 
-			res = c.post(base+"/login", url.Values{"email": {email}, "password": {"wrong " + e2ePassword}})
+			res = c.Post(base+"/login", url.Values{"email": {email}, "password": {"wrong " + e2ePassword}})
 			wantWebStatus(t, res, http.StatusUnprocessableEntity)
 
-			res = c.login(base, email, e2ePassword, false)
-			if ck := res.setCookie("sid"); ck == nil || ck.Value == signupToken {
+			res = c.LogIn(base, email, e2ePassword, false)
+			if ck := res.Cookie("sid"); ck == nil || ck.Value == signupToken {
 				t.Fatalf("login: got session cookie %v, want a new token", ck)
 			}
-			if got := c.signedInAs(base); got != email {
+			if got := c.SignedInAs(base); got != email {
 				t.Fatalf("after login: signed in as %q, want %q", got, email)
 			}
 
 			// Remember-me makes the cookie outlive the browser session.
 			r := newWebClient(t)
-			res = r.login(base, email, e2ePassword, true)
-			if ck := res.setCookie("sid"); ck == nil || ck.MaxAge <= 0 {
+			res = r.LogIn(base, email, e2ePassword, true)
+			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge <= 0 {
 				t.Fatalf("login with remember: got cookie %v, want a persistent one (Max-Age > 0)", ck)
 			}
-			if got := r.signedInAs(base); got != email {
+			if got := r.SignedInAs(base); got != email {
 				t.Fatalf("after remembered login: signed in as %q, want %q", got, email)
 			}
 		})
@@ -209,26 +209,26 @@ func TestInstancesShareSessions(t *testing.T) {
 			b := startServer(t, env)
 
 			email := e2eEmail()
-			newWebClient(t).signup(a.URL, email, e2ePassword)
+			newWebClient(t).SignUp(a.URL, email, e2ePassword)
 
 			c := newWebClient(t)
-			c.login(a.URL, email, e2ePassword, false)
-			if got := c.signedInAs(b.URL); got != email {
+			c.LogIn(a.URL, email, e2ePassword, false)
+			if got := c.SignedInAs(b.URL); got != email {
 				t.Fatalf("logged in through A: signed in on B as %q, want %q", got, email)
 			}
-			old := c.cookie("sid")
-			res := c.post(b.URL+"/logout", nil)
+			old := c.Cookie("sid")
+			res := c.Post(b.URL+"/logout", nil)
 			wantWebRedirect(t, res, "/")
 			replay := newWebClient(t)
-			replay.setCookieValue("sid", old)
-			if got := replay.signedInAs(a.URL); got != "" {
+			replay.SetCookie("sid", old)
+			if got := replay.SignedInAs(a.URL); got != "" {
 				t.Fatalf("logged out through B: old cookie signed in on A as %q, want nobody", got)
 			}
 
 			// A session from before every instance restarts.
 			d := newWebClient(t)
-			d.login(b.URL, email, e2ePassword, false)
-			if got := d.signedInAs(a.URL); got != email {
+			d.LogIn(b.URL, email, e2ePassword, false)
+			if got := d.SignedInAs(a.URL); got != email {
 				t.Fatalf("logged in through B: signed in on A as %q, want %q", got, email)
 			}
 			if err := a.stop(); err != nil {
@@ -238,10 +238,10 @@ func TestInstancesShareSessions(t *testing.T) {
 				t.Fatalf("stop B: %v", err)
 			}
 			cSrv := startServer(t, env)
-			if got := d.signedInAs(cSrv.URL); got != email {
+			if got := d.SignedInAs(cSrv.URL); got != email {
 				t.Fatalf("after restarting all instances: signed in on C as %q, want %q", got, email)
 			}
-			if got := replay.signedInAs(cSrv.URL); got != "" {
+			if got := replay.SignedInAs(cSrv.URL); got != "" {
 				t.Fatalf("after restart: logged-out cookie signed in on C as %q, want nobody", got)
 			}
 		})

@@ -262,10 +262,10 @@ func wantUnavailablePage(t *testing.T, what string, res *webResponse, bound time
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("%s: got Content-Type %q, want text/html", what, ct)
 	}
-	if h1 := strings.TrimSpace(res.doc(t).Find("h1").First().Text()); h1 != "Service unavailable" {
+	if h1 := strings.TrimSpace(res.Doc(t).Find("h1").First().Text()); h1 != "Service unavailable" {
 		t.Errorf("%s: got h1 %q, want %q", what, h1, "Service unavailable")
 	}
-	if ck := res.setCookie("sid"); ck != nil {
+	if ck := res.Cookie("sid"); ck != nil {
 		t.Errorf("%s: got Set-Cookie %v on an error page, want the session cookie left alone", what, ck)
 	}
 }
@@ -274,7 +274,7 @@ func wantUnavailablePage(t *testing.T, what string, res *webResponse, bound time
 // state, and that it answered within readyzBound.
 func wantReadyz(t *testing.T, c *webClient, base string, status int, lines ...string) {
 	t.Helper()
-	res := c.get(base + "/readyz")
+	res := c.Get(base + "/readyz")
 	t.Logf("/readyz: %d in %s", res.StatusCode, res.Elapsed.Round(time.Millisecond))
 	if res.StatusCode != status {
 		t.Errorf("/readyz: got status %d, want %d; body:\n%s", res.StatusCode, status, res.Body)
@@ -292,10 +292,10 @@ func wantReadyz(t *testing.T, c *webClient, base string, status int, lines ...st
 // wantHealthy checks that the process still serves.
 func wantHealthy(t *testing.T, c *webClient, base string) {
 	t.Helper()
-	if res := c.get(base + "/healthz"); res.StatusCode != http.StatusOK {
+	if res := c.Get(base + "/healthz"); res.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: got status %d, want 200", res.StatusCode)
 	}
-	wantWebStatus(t, c.get(base+"/"), http.StatusOK)
+	wantWebStatus(t, c.Get(base+"/"), http.StatusOK)
 }
 
 // waitReady polls /readyz until it answers 200, and returns how long that
@@ -304,7 +304,7 @@ func waitReady(t *testing.T, c *webClient, base string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
-		res := c.get(base + "/readyz")
+		res := c.Get(base + "/readyz")
 		if res.StatusCode == http.StatusOK {
 			return time.Since(start)
 		}
@@ -327,8 +327,8 @@ func TestRedisOutage(t *testing.T) {
 
 	email := e2eEmail()
 	c := newWebClient(t)
-	c.signup(base, email, e2ePassword)
-	if got := c.signedInAs(base); got != email {
+	c.SignUp(base, email, e2ePassword)
+	if got := c.SignedInAs(base); got != email {
 		t.Fatalf("before the outage: signed in as %q, want %q", got, email)
 	}
 	wantReadyz(t, probe, base, http.StatusOK, "database: ok", "session store: ok")
@@ -337,29 +337,29 @@ func TestRedisOutage(t *testing.T) {
 
 	t.Run("hung", func(t *testing.T) {
 		rp.pause()
-		wantUnavailablePage(t, "GET /account", c.get(base+"/account"), outageBound)
-		wantUnavailablePage(t, "POST /login", newWebClient(t).post(base+"/login", loginForm), outageBound)
+		wantUnavailablePage(t, "GET /account", c.Get(base+"/account"), outageBound)
+		wantUnavailablePage(t, "POST /login", newWebClient(t).Post(base+"/login", loginForm), outageBound)
 		wantReadyz(t, probe, base, http.StatusServiceUnavailable, "database: ok", "session store: down")
 		wantHealthy(t, probe, base)
 
 		rp.resume()
 		t.Logf("recovered %s after SIGCONT", waitReady(t, probe, base).Round(time.Millisecond))
 		// Redis kept its data: the session outlived the outage.
-		if got := c.signedInAs(base); got != email {
+		if got := c.SignedInAs(base); got != email {
 			t.Fatalf("after resume: signed in as %q, want %q", got, email)
 		}
 	})
 
 	t.Run("down", func(t *testing.T) {
 		rp.kill()
-		wantUnavailablePage(t, "GET /account", c.get(base+"/account"), outageBound)
-		wantUnavailablePage(t, "POST /login", newWebClient(t).post(base+"/login", loginForm), outageBound)
-		wantUnavailablePage(t, "POST /signup", newWebClient(t).post(base+"/signup",
+		wantUnavailablePage(t, "GET /account", c.Get(base+"/account"), outageBound)
+		wantUnavailablePage(t, "POST /login", newWebClient(t).Post(base+"/login", loginForm), outageBound)
+		wantUnavailablePage(t, "POST /signup", newWebClient(t).Post(base+"/signup",
 			url.Values{"email": {e2eEmail()}, "password": {e2ePassword}}), outageBound)
 		wantReadyz(t, probe, base, http.StatusServiceUnavailable,
 			"database: ok", "session store: down")
 		wantHealthy(t, probe, base)
-		if c.cookie("sid") == "" {
+		if c.Cookie("sid") == "" {
 			t.Fatal("the outage cleared the client's session cookie")
 		}
 
@@ -367,18 +367,18 @@ func TestRedisOutage(t *testing.T) {
 		t.Logf("recovered %s after redis-server answered again", waitReady(t, probe, base).Round(time.Millisecond))
 		// This Redis keeps nothing across a restart: the old session is
 		// gone, which is an ordinary anonymous visit, not an error.
-		if got := c.signedInAs(base); got != "" {
+		if got := c.SignedInAs(base); got != "" {
 			t.Fatalf("after a Redis restart without persistence: signed in as %q, want nobody", got)
 		}
 		d := newWebClient(t)
-		d.login(base, email, e2ePassword, false)
-		if got := d.signedInAs(base); got != email {
+		d.LogIn(base, email, e2ePassword, false)
+		if got := d.SignedInAs(base); got != email {
 			t.Fatalf("login after recovery: signed in as %q, want %q", got, email)
 		}
 		other := e2eEmail()
 		e := newWebClient(t)
-		e.signup(base, other, e2ePassword)
-		if got := e.signedInAs(base); got != other {
+		e.SignUp(base, other, e2ePassword)
+		if got := e.SignedInAs(base); got != other {
 			t.Fatalf("signup after recovery: signed in as %q, want %q", got, other)
 		}
 	})
@@ -402,8 +402,8 @@ func TestDatabaseOutage(t *testing.T) {
 
 	email := e2eEmail()
 	c := newWebClient(t)
-	c.signup(base, email, e2ePassword)
-	if got := c.signedInAs(base); got != email {
+	c.SignUp(base, email, e2ePassword)
+	if got := c.SignedInAs(base); got != email {
 		t.Fatalf("before the outage: signed in as %q, want %q", got, email)
 	}
 	wantReadyz(t, probe, base, http.StatusOK, "database: ok", "session store: ok")
@@ -423,20 +423,20 @@ func TestDatabaseOutage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.breakDB()
-			wantUnavailablePage(t, "GET /account", c.get(base+"/account"), tt.bound)
-			wantUnavailablePage(t, "POST /login", newWebClient(t).post(base+"/login", loginForm), tt.bound)
+			wantUnavailablePage(t, "GET /account", c.Get(base+"/account"), tt.bound)
+			wantUnavailablePage(t, "POST /login", newWebClient(t).Post(base+"/login", loginForm), tt.bound)
 			wantReadyz(t, probe, base, http.StatusServiceUnavailable, "database: down", "session store: ok")
 			wantHealthy(t, probe, base)
 
 			proxy.restore()
 			t.Logf("recovered %s after the proxy forwarded again", waitReady(t, probe, base).Round(time.Millisecond))
 			// Sessions live in memory here: the session outlived the outage.
-			if got := c.signedInAs(base); got != email {
+			if got := c.SignedInAs(base); got != email {
 				t.Fatalf("after recovery: signed in as %q, want %q", got, email)
 			}
 			d := newWebClient(t)
-			d.login(base, email, e2ePassword, false)
-			if got := d.signedInAs(base); got != email {
+			d.LogIn(base, email, e2ePassword, false)
+			if got := d.SignedInAs(base); got != email {
 				t.Fatalf("login after recovery: signed in as %q, want %q", got, email)
 			}
 		})

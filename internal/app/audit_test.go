@@ -41,33 +41,33 @@ func TestAuditLog(t *testing.T) {
 			sh := newShared(t, store)
 			srv := newInstance(t, sh, options{logs: logs, maxFailures: 2, trustedProxies: "127.0.0.1/32"})
 			var tokens []string
-			keep := func(c *client) { tokens = append(tokens, c.cookie("sid")) }
+			keep := func(c *client) { tokens = append(tokens, c.Cookie("sid")) }
 
 			c := fromIP(t, "198.51.100.7")
-			c.signup(srv.URL, "ann@example.com", testPassword)
+			c.SignUp(srv.URL, "ann@example.com", testPassword)
 			keep(c)
 			uid := fmt.Sprint(sh.userID(t, "ann@example.com"))
 
 			other := fromIP(t, "198.51.100.8")
-			other.login(srv.URL, "ann@example.com", testPassword, false)
+			other.LogIn(srv.URL, "ann@example.com", testPassword, false)
 			keep(other)
 			ids := listSessions(t, c, srv.URL).revoke
 			if len(ids) != 1 {
 				t.Fatalf("got %d revocable sessions, want 1", len(ids))
 			}
-			wantRedirect(t, c.post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
+			wantRedirect(t, c.Post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
 
 			attacker := fromIP(t, "203.0.113.66")
 			failN(t, attacker, srv.URL, "ann@example.com", 2)
-			wantStatus(t, attacker.attempt(srv.URL, "ann@example.com", testPassword), http.StatusTooManyRequests)
-			wantStatus(t, attacker.attempt(srv.URL, "nobody@example.com", "a guessed password"), http.StatusUnprocessableEntity)
+			wantStatus(t, attempt(attacker, srv.URL, "ann@example.com", testPassword), http.StatusTooManyRequests)
+			wantStatus(t, attempt(attacker, srv.URL, "nobody@example.com", "a guessed password"), http.StatusUnprocessableEntity)
 
-			wantRedirect(t, c.post(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}), "/account")
+			wantRedirect(t, c.Post(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}), "/account")
 			keep(c)
-			wantRedirect(t, c.post(srv.URL+"/logout", nil), "/")
-			c.login(srv.URL, "ann@example.com", newPassword, false)
+			wantRedirect(t, c.Post(srv.URL+"/logout", nil), "/")
+			c.LogIn(srv.URL, "ann@example.com", newPassword, false)
 			keep(c)
-			wantRedirect(t, c.post(srv.URL+"/account/delete", url.Values{"password": {newPassword}}), "/")
+			wantRedirect(t, c.Post(srv.URL+"/account/delete", url.Values{"password": {newPassword}}), "/")
 
 			// Requests ran one after another, so the records come in this
 			// order: exactly one per event, none missing, none extra.

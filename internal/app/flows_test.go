@@ -18,24 +18,24 @@ func TestCoreFlow(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
 			c := newClient(t)
 
-			wantStatus(t, c.get(srv.URL+"/"), http.StatusOK)
-			c.signup(srv.URL, "Ann@Example.com ", testPassword)
-			if got := c.signedInAs(srv.URL); got != "ann@example.com" {
+			wantStatus(t, c.Get(srv.URL+"/"), http.StatusOK)
+			c.SignUp(srv.URL, "Ann@Example.com ", testPassword)
+			if got := c.SignedInAs(srv.URL); got != "ann@example.com" {
 				t.Fatalf("after signup: signed in as %q, want ann@example.com", got)
 			}
-			res := c.post(srv.URL+"/logout", nil)
+			res := c.Post(srv.URL+"/logout", nil)
 			wantRedirect(t, res, "/")
 			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge >= 0 {
 				t.Fatalf("logout: session cookie not expired: %v", ck)
 			}
-			if got := c.signedInAs(srv.URL); got != "" {
+			if got := c.SignedInAs(srv.URL); got != "" {
 				t.Fatalf("after logout: signed in as %q", got)
 			}
-			c.login(srv.URL, "ann@example.com", testPassword, false)
-			if got := c.signedInAs(srv.URL); got != "ann@example.com" {
+			c.LogIn(srv.URL, "ann@example.com", testPassword, false)
+			if got := c.SignedInAs(srv.URL); got != "ann@example.com" {
 				t.Fatalf("after login: signed in as %q", got)
 			}
-			res = c.get(srv.URL + "/account")
+			res = c.Get(srv.URL + "/account")
 			if got := res.Header.Get("Cache-Control"); got != "no-store" {
 				t.Fatalf("account Cache-Control = %q, want no-store", got)
 			}
@@ -67,11 +67,11 @@ func TestSignupInvalid(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
-			newClient(t).signup(srv.URL, "taken@example.com", testPassword)
+			newClient(t).SignUp(srv.URL, "taken@example.com", testPassword)
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					c := newClient(t)
-					res := c.post(srv.URL+"/signup", url.Values{"email": {tt.email}, "password": {tt.password}})
+					res := c.Post(srv.URL+"/signup", url.Values{"email": {tt.email}, "password": {tt.password}})
 					wantStatus(t, res, http.StatusUnprocessableEntity)
 					doc := res.Doc(t)
 					if got := doc.Find("#" + tt.field + "-error").Text(); !strings.Contains(got, tt.contains) {
@@ -95,13 +95,13 @@ func TestSignupInvalid(t *testing.T) {
 					if !strings.EqualFold(tt.password, tt.email) && strings.Contains(res.Body, tt.password) {
 						t.Errorf("the submitted password appears in the page")
 					}
-					if c.cookie("sid") != "" {
+					if c.Cookie("sid") != "" {
 						t.Errorf("a refused sign-up set a session cookie")
 					}
 				})
 			}
 			// The taken email's account is untouched by the failed attempt.
-			newClient(t).login(srv.URL, "taken@example.com", testPassword, false)
+			newClient(t).LogIn(srv.URL, "taken@example.com", testPassword, false)
 		})
 	}
 }
@@ -114,11 +114,11 @@ func TestLoginWrongCredentials(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			sh := newShared(t, store)
 			srv := newInstance(t, sh, options{})
-			newClient(t).signup(srv.URL, "ann@example.com", testPassword)
+			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
 
 			form := url.Values{"email": {"ann@example.com"}, "password": {"wrong password entirely"}}
 			c := newClient(t)
-			wrong := c.post(srv.URL+"/login", form)
+			wrong := c.Post(srv.URL+"/login", form)
 			wantStatus(t, wrong, http.StatusUnprocessableEntity)
 			doc := wrong.Doc(t)
 			if got := strings.TrimSpace(doc.Find(`.alert-error[role="alert"]`).Text()); got != "Invalid email or password." {
@@ -127,7 +127,7 @@ func TestLoginWrongCredentials(t *testing.T) {
 			if n := doc.Find(`.field-error, [aria-invalid="true"]`).Length(); n != 0 {
 				t.Errorf("got %d field-level errors, want none (one generic message)", n)
 			}
-			if c.cookie("sid") != "" {
+			if c.Cookie("sid") != "" {
 				t.Errorf("a failed login set a session cookie")
 			}
 
@@ -136,7 +136,7 @@ func TestLoginWrongCredentials(t *testing.T) {
 			if err := sh.db.DeleteUser(t.Context(), sh.userID(t, "ann@example.com")); err != nil {
 				t.Fatal(err)
 			}
-			unknown := newClient(t).post(srv.URL+"/login", form)
+			unknown := newClient(t).Post(srv.URL+"/login", form)
 			if unknown.StatusCode != wrong.StatusCode {
 				t.Errorf("unknown email: got status %d, wrong password %d", unknown.StatusCode, wrong.StatusCode)
 			}
@@ -194,17 +194,17 @@ func TestLoginNext(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
-			newClient(t).signup(srv.URL, "ann@example.com", testPassword)
+			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
 
 			anon := newClient(t)
-			wantRedirect(t, anon.get(srv.URL+"/account"), "/login?next=%2Faccount")
-			wantRedirect(t, anon.get(srv.URL+"/account/sessions"), "/login?next=%2Faccount%2Fsessions")
+			wantRedirect(t, anon.Get(srv.URL+"/account"), "/login?next=%2Faccount")
+			wantRedirect(t, anon.Get(srv.URL+"/account/sessions"), "/login?next=%2Faccount%2Fsessions")
 
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					// The login page carries a safe next into its form, and
 					// drops an unsafe one.
-					page := newClient(t).get(srv.URL + "/login?next=" + url.QueryEscape(tt.next))
+					page := newClient(t).Get(srv.URL + "/login?next=" + url.QueryEscape(tt.next))
 					wantStatus(t, page, http.StatusOK)
 					hidden := page.Doc(t).Find(`form[action="/login"] input[type="hidden"][name="next"]`)
 					if tt.want == "/account" && tt.next != "/account" {
@@ -216,7 +216,7 @@ func TestLoginNext(t *testing.T) {
 					}
 
 					c := newClient(t)
-					res := c.post(srv.URL+"/login", url.Values{
+					res := c.Post(srv.URL+"/login", url.Values{
 						"email": {"ann@example.com"}, "password": {testPassword}, "next": {tt.next},
 					})
 					wantRedirect(t, res, tt.want)
@@ -233,17 +233,17 @@ func TestPagesForSignedInVisitors(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
 			c := newClient(t)
-			c.signup(srv.URL, "ann@example.com", testPassword)
-			wantRedirect(t, c.get(srv.URL+"/login"), "/account")
-			wantRedirect(t, c.get(srv.URL+"/login?next=%2Faccount%2Fsessions"), "/account/sessions")
-			wantRedirect(t, c.get(srv.URL+"/login?next=%2F%2Fevil.com"), "/account")
-			wantRedirect(t, c.get(srv.URL+"/signup"), "/account")
-			home := c.get(srv.URL + "/")
+			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			wantRedirect(t, c.Get(srv.URL+"/login"), "/account")
+			wantRedirect(t, c.Get(srv.URL+"/login?next=%2Faccount%2Fsessions"), "/account/sessions")
+			wantRedirect(t, c.Get(srv.URL+"/login?next=%2F%2Fevil.com"), "/account")
+			wantRedirect(t, c.Get(srv.URL+"/signup"), "/account")
+			home := c.Get(srv.URL + "/")
 			wantStatus(t, home, http.StatusOK)
 			if n := home.Doc(t).Find(`nav form[method="post"][action="/logout"] button`).Length(); n != 1 {
 				t.Errorf("home page for a signed-in user: got %d log-out buttons, want 1", n)
 			}
-			anonHome := newClient(t).get(srv.URL + "/").Doc(t)
+			anonHome := newClient(t).Get(srv.URL + "/").Doc(t)
 			if n := anonHome.Find(`nav form[action="/logout"]`).Length(); n != 0 {
 				t.Errorf("home page for an anonymous visitor shows a log-out form")
 			}

@@ -1,23 +1,18 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/PuerkitoBio/goquery"
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/sessionlogin/sessionlogin/internal/app"
@@ -28,6 +23,7 @@ import (
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // testParams are cheap argon2id parameters: tests exercise the logic, not
@@ -180,207 +176,24 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	return &instance{Server: srv, Sessions: sessions, Auth: svc}
 }
 
-// client is a browser-like HTTP client with its own cookie handling (so
-// Secure cookies work over the plain-HTTP test server) that never follows
-// redirects, so tests see every 303.
-type client struct {
-	t       *testing.T
-	http    *http.Client
-	mu      sync.Mutex
-	cookies map[string]*http.Cookie
-	header  http.Header // extra headers on every request
-}
+// The HTTP client and assertions are shared with cmd/web's tests.
+type (
+	client   = webtest.Client
+	response = webtest.Response
+)
 
-func newClient(t *testing.T) *client {
-	return &client{
-		t: t,
-		http: &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Timeout:       10 * time.Second,
-		},
-		cookies: map[string]*http.Cookie{},
-		header:  http.Header{},
-	}
-}
+var (
+	newClient    = webtest.NewClient
+	wantStatus   = webtest.WantStatus
+	wantRedirect = webtest.WantRedirect
+)
 
-// response is a finished response with its body read.
-type response struct {
-	*http.Response
-	Body string
-}
-
-// Doc parses the body as HTML.
-func (r *response) Doc(t *testing.T) *goquery.Document {
-	t.Helper()
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
-	if err != nil {
-		t.Fatalf("parse HTML: %v", err)
-	}
-	return doc
-}
-
-// Cookie returns the Set-Cookie of name in this response, or nil.
-func (r *response) Cookie(name string) *http.Cookie {
-	for _, c := range r.Cookies() {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
-func (c *client) do(req *http.Request) *response {
-	c.t.Helper()
-	c.mu.Lock()
-	for _, ck := range c.cookies {
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-	}
-	c.mu.Unlock()
-	for k, vs := range c.header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Fatalf("read body: %v", err)
-	}
-	c.mu.Lock()
-	for _, ck := range res.Cookies() {
-		if ck.MaxAge < 0 || ck.Value == "" {
-			delete(c.cookies, ck.Name)
-		} else {
-			c.cookies[ck.Name] = ck
-		}
-	}
-	c.mu.Unlock()
-	return &response{Response: res, Body: string(body)}
-}
-
-func (c *client) get(u string) *response {
-	c.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return c.do(req)
-}
-
-func (c *client) post(u string, form url.Values) *response {
-	c.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, bytes.NewBufferString(form.Encode()))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.do(req)
-}
-
-// cookie returns the value of the client's cookie name ("" if none).
-func (c *client) cookie(name string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ck, ok := c.cookies[name]; ok {
-		return ck.Value
-	}
-	return ""
-}
-
-// setCookie sets (or, with value "", removes) a cookie, as an attacker or a
-// replayed request would.
-func (c *client) setCookie(name, value string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if value == "" {
-		delete(c.cookies, name)
-		return
-	}
-	c.cookies[name] = &http.Cookie{Name: name, Value: value}
-}
-
-const testPassword = "correct horse battery staple"
-
-// signup creates an account through the form and checks the 303.
-func (c *client) signup(base, email, password string) {
-	c.t.Helper()
-	res := c.post(base+"/signup", url.Values{"email": {email}, "password": {password}})
-	wantRedirect(c.t, res, "/account")
-}
-
-// login signs in through the form and checks the 303.
-func (c *client) login(base, email, password string, remember bool) *response {
-	c.t.Helper()
-	form := url.Values{"email": {email}, "password": {password}}
-	if remember {
-		form.Set("remember", "on")
-	}
-	res := c.post(base+"/login", form)
-	wantRedirect(c.t, res, "/account")
-	return res
-}
-
-func wantStatus(t *testing.T, res *response, want int) {
-	t.Helper()
-	if res.StatusCode != want {
-		t.Fatalf("%s %s: got status %d, want %d; body:\n%.600s", res.Request.Method, res.Request.URL.Path, res.StatusCode, want, res.Body)
-	}
-}
-
-func wantRedirect(t *testing.T, res *response, location string) {
-	t.Helper()
-	wantStatus(t, res, http.StatusSeeOther)
-	if got := res.Header.Get("Location"); got != location {
-		t.Fatalf("%s %s: got Location %q, want %q", res.Request.Method, res.Request.URL.Path, got, location)
-	}
-}
-
-// signedInAs returns the email shown on /account, or "" when /account
-// redirects to the login page.
-func (c *client) signedInAs(base string) string {
-	c.t.Helper()
-	res := c.get(base + "/account")
-	if res.StatusCode == http.StatusSeeOther {
-		return ""
-	}
-	wantStatus(c.t, res, http.StatusOK)
-	return strings.TrimSpace(res.Doc(c.t).Find("#profile-heading ~ p strong").First().Text())
-}
-
-// send makes a request with extra headers (h may be nil); body may be nil.
-func (c *client) send(method, u string, body io.Reader, h http.Header) *response {
-	c.t.Helper()
-	req, err := http.NewRequest(method, u, body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	return c.do(req)
-}
-
-// postWith posts form with extra headers, e.g. Origin or Sec-Fetch-Site.
-func (c *client) postWith(u string, form url.Values, h http.Header) *response {
-	c.t.Helper()
-	hh := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
-	for k, vs := range h {
-		hh[k] = vs
-	}
-	return c.send(http.MethodPost, u, strings.NewReader(form.Encode()), hh)
-}
+const testPassword = webtest.Password
 
 // withToken returns a fresh client holding only the session token, as a
 // thief replaying a stolen cookie would.
 func withToken(t *testing.T, token string) *client {
-	t.Helper()
-	c := newClient(t)
-	c.setCookie("sid", token)
-	return c
+	return webtest.WithToken(t, "sid", token)
 }
 
 // storeKey is the key a session token has in the store: SCS hashes tokens
@@ -421,21 +234,4 @@ func (sh *shared) userID(t *testing.T, email string) int64 {
 	return u.ID
 }
 
-// syncBuffer is a log destination that tests may read while the server
-// writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = webtest.SyncBuffer

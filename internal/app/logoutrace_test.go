@@ -87,8 +87,8 @@ func TestLogoutDuringSlowRequest(t *testing.T) {
 						},
 					})
 					c := newClient(t)
-					c.signup(srv.URL, "ann@example.com", testPassword)
-					token := c.cookie("sid")
+					c.SignUp(srv.URL, "ann@example.com", testPassword)
+					token := c.Cookie("sid")
 					watched.watch(storeKey(token))
 
 					// The slow request: headers at once, the body in two halves.
@@ -128,7 +128,7 @@ func TestLogoutDuringSlowRequest(t *testing.T) {
 					}
 
 					// Meanwhile the user logs out, from another tab or device.
-					wantRedirect(t, withToken(t, token).post(srv.URL+"/logout", nil), "/")
+					wantRedirect(t, withToken(t, token).Post(srv.URL+"/logout", nil), "/")
 
 					if _, err := io.WriteString(pw, body[len(body)/2:]); err != nil {
 						t.Fatal(err)
@@ -159,7 +159,7 @@ func TestLogoutDuringSlowRequest(t *testing.T) {
 						}
 					}
 					for i, tok := range tokens {
-						if got := withToken(t, tok).signedInAs(srv.URL); got != "" {
+						if got := withToken(t, tok).SignedInAs(srv.URL); got != "" {
 							t.Errorf("token %d (of %d) after logout and the slow request: signed in as %q", i, len(tokens), got)
 						}
 						if sh.sessionStored(t, tok) {
@@ -173,7 +173,7 @@ func TestLogoutDuringSlowRequest(t *testing.T) {
 					if tt.status == http.StatusSeeOther {
 						password = newPassword
 					}
-					fresh.login(srv.URL, "ann@example.com", password, false)
+					fresh.LogIn(srv.URL, "ann@example.com", password, false)
 					if l := listSessions(t, fresh, srv.URL); l.items.Length() != 1 {
 						t.Errorf("after logout: %d sessions listed, want only the fresh one", l.items.Length())
 					}

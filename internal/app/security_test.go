@@ -27,8 +27,8 @@ func TestCrossOriginRefused(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
 			c := newClient(t)
-			c.signup(srv.URL, "ann@example.com", testPassword)
-			token := c.cookie("sid")
+			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			token := c.Cookie("sid")
 
 			for _, f := range foreign {
 				for _, req := range []struct {
@@ -45,7 +45,7 @@ func TestCrossOriginRefused(t *testing.T) {
 					{"/signup", url.Values{"email": {"new@example.com"}, "password": {testPassword}}, newClient(t)},
 				} {
 					t.Run(f.name+" "+req.path, func(t *testing.T) {
-						res := req.c.postWith(srv.URL+req.path, req.form, f.header)
+						res := req.c.PostWith(srv.URL+req.path, req.form, f.header)
 						wantStatus(t, res, http.StatusForbidden)
 						doc := res.Doc(t)
 						if doc.Find("main h1").Length() != 1 {
@@ -54,7 +54,7 @@ func TestCrossOriginRefused(t *testing.T) {
 						if res.Cookie("sid") != nil {
 							t.Errorf("refused request set the session cookie: %v", res.Cookie("sid"))
 						}
-						if req.c != c && req.c.cookie("sid") != "" {
+						if req.c != c && req.c.Cookie("sid") != "" {
 							t.Errorf("refused %s signed a client in", req.path)
 						}
 					})
@@ -62,27 +62,27 @@ func TestCrossOriginRefused(t *testing.T) {
 			}
 			// Nothing changed: the same session is signed in with the same
 			// password, and the refused sign-up made no account.
-			if c.cookie("sid") != token {
+			if c.Cookie("sid") != token {
 				t.Fatal("the session token changed")
 			}
-			if got := c.signedInAs(srv.URL); got != "ann@example.com" {
+			if got := c.SignedInAs(srv.URL); got != "ann@example.com" {
 				t.Fatalf("after refused requests: signed in as %q", got)
 			}
-			newClient(t).login(srv.URL, "ann@example.com", testPassword, false)
-			res := newClient(t).post(srv.URL+"/login", url.Values{"email": {"new@example.com"}, "password": {testPassword}})
+			newClient(t).LogIn(srv.URL, "ann@example.com", testPassword, false)
+			res := newClient(t).Post(srv.URL+"/login", url.Values{"email": {"new@example.com"}, "password": {testPassword}})
 			wantStatus(t, res, http.StatusUnprocessableEntity)
 
 			// A browser's own form posts carry Sec-Fetch-Site: same-origin
 			// (and an Origin matching the host).
 			origin := http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {srv.URL}}
-			res = c.postWith(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}, origin)
+			res = c.PostWith(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}, origin)
 			wantRedirect(t, res, "/account")
-			wantRedirect(t, c.postWith(srv.URL+"/logout", nil, origin), "/")
-			if got := c.signedInAs(srv.URL); got != "" {
+			wantRedirect(t, c.PostWith(srv.URL+"/logout", nil, origin), "/")
+			if got := c.SignedInAs(srv.URL); got != "" {
 				t.Fatalf("same-origin logout: still signed in as %q", got)
 			}
 			// A user typing the address (Sec-Fetch-Site: none) is no attack either.
-			res = newClient(t).postWith(srv.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {newPassword}},
+			res = newClient(t).PostWith(srv.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {newPassword}},
 				http.Header{"Sec-Fetch-Site": {"none"}})
 			wantRedirect(t, res, "/account")
 		})
@@ -133,7 +133,7 @@ func TestErrorPages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := c.send(tt.method, srv.URL+tt.path, strings.NewReader(tt.body), tt.header)
+			res := c.Send(tt.method, srv.URL+tt.path, strings.NewReader(tt.body), tt.header)
 			wantStatus(t, res, tt.status)
 			wantSecurityHeaders(t, res)
 			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
@@ -167,7 +167,7 @@ func TestErrorPages(t *testing.T) {
 	}
 
 	t.Run("422 is the form page", func(t *testing.T) {
-		res := c.post(srv.URL+"/login", url.Values{"email": {"a@b.co"}, "password": {"wrong password"}})
+		res := c.Post(srv.URL+"/login", url.Values{"email": {"a@b.co"}, "password": {"wrong password"}})
 		wantStatus(t, res, http.StatusUnprocessableEntity)
 		wantSecurityHeaders(t, res)
 		doc := res.Doc(t)
@@ -182,20 +182,20 @@ func TestErrorPages(t *testing.T) {
 func TestSecurityHeadersEverywhere(t *testing.T) {
 	srv := newInstance(t, newShared(t, "memory"), options{})
 	c := newClient(t)
-	signup := c.post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
+	signup := c.Post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
 	wantRedirect(t, signup, "/account")
 	for _, res := range []*response{
 		signup,
-		newClient(t).get(srv.URL + "/"),
-		newClient(t).get(srv.URL + "/account"), // 303
-		c.get(srv.URL + "/account"),
-		c.get(srv.URL + "/account/sessions"),
-		c.get(srv.URL + "/healthz"),
-		c.get(srv.URL + "/readyz"),
-		c.get(srv.URL + "/metrics"),
-		c.get(srv.URL + "/static/css/main.css"),
-		c.get(srv.URL + "/static/nothing.css"),
-		c.post(srv.URL+"/logout", nil),
+		newClient(t).Get(srv.URL + "/"),
+		newClient(t).Get(srv.URL + "/account"), // 303
+		c.Get(srv.URL + "/account"),
+		c.Get(srv.URL + "/account/sessions"),
+		c.Get(srv.URL + "/healthz"),
+		c.Get(srv.URL + "/readyz"),
+		c.Get(srv.URL + "/metrics"),
+		c.Get(srv.URL + "/static/css/main.css"),
+		c.Get(srv.URL + "/static/nothing.css"),
+		c.Post(srv.URL+"/logout", nil),
 	} {
 		wantSecurityHeaders(t, res)
 	}
@@ -208,31 +208,31 @@ func TestProbes(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
 			c := newClient(t)
 
-			res := c.get(srv.URL + "/healthz")
+			res := c.Get(srv.URL + "/healthz")
 			wantStatus(t, res, http.StatusOK)
-			res = c.get(srv.URL + "/readyz")
+			res = c.Get(srv.URL + "/readyz")
 			wantStatus(t, res, http.StatusOK)
 			for _, want := range []string{"database: ok", "session store: ok"} {
 				if !strings.Contains(res.Body, want) {
 					t.Errorf("/readyz body %q lacks %q", res.Body, want)
 				}
 			}
-			if c.cookie("sid") != "" {
+			if c.Cookie("sid") != "" {
 				t.Error("a probe created a session")
 			}
 
 			// Some traffic, including a raw session id in a path.
-			c.signup(srv.URL, "ann@example.com", testPassword)
+			c.SignUp(srv.URL, "ann@example.com", testPassword)
 			other := newClient(t)
-			other.login(srv.URL, "ann@example.com", testPassword, false)
+			other.LogIn(srv.URL, "ann@example.com", testPassword, false)
 			ids := listSessions(t, c, srv.URL).revoke
 			if len(ids) != 1 {
 				t.Fatalf("got %d revocable sessions, want 1", len(ids))
 			}
-			wantRedirect(t, c.post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
-			c.get(srv.URL + "/no/such/page")
+			wantRedirect(t, c.Post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
+			c.Get(srv.URL + "/no/such/page")
 
-			res = c.get(srv.URL + "/metrics")
+			res = c.Get(srv.URL + "/metrics")
 			wantStatus(t, res, http.StatusOK)
 			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 				t.Errorf("/metrics Content-Type = %q, want the Prometheus text format", ct)
@@ -248,7 +248,7 @@ func TestProbes(t *testing.T) {
 					t.Errorf("/metrics lacks %s", re)
 				}
 			}
-			for _, leak := range []string{ids[0], "/no/such/page", c.cookie("sid")} {
+			for _, leak := range []string{ids[0], "/no/such/page", c.Cookie("sid")} {
 				if strings.Contains(res.Body, leak) {
 					t.Errorf("/metrics contains the raw value %q", leak)
 				}

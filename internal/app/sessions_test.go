@@ -21,24 +21,24 @@ func TestSessionFixation(t *testing.T) {
 			t.Run("signup renews", func(t *testing.T) {
 				planted := "attacker-chosen-token-0123456789abcdefghijk"
 				victim := withToken(t, planted)
-				victim.signup(srv.URL, "victim1@example.com", testPassword)
-				if got := victim.cookie("sid"); got == "" || got == planted {
+				victim.SignUp(srv.URL, "victim1@example.com", testPassword)
+				if got := victim.Cookie("sid"); got == "" || got == planted {
 					t.Fatalf("token after signup = %q, want a new one", got)
 				}
-				if got := withToken(t, planted).signedInAs(srv.URL); got != "" {
+				if got := withToken(t, planted).SignedInAs(srv.URL); got != "" {
 					t.Fatalf("planted token is signed in as %q after signup", got)
 				}
 			})
 
 			t.Run("login renews a made-up token", func(t *testing.T) {
-				newClient(t).signup(srv.URL, "victim2@example.com", testPassword)
+				newClient(t).SignUp(srv.URL, "victim2@example.com", testPassword)
 				planted := "attacker-chosen-token-abcdefghijk0123456789"
 				victim := withToken(t, planted)
-				victim.login(srv.URL, "victim2@example.com", testPassword, false)
-				if got := victim.cookie("sid"); got == "" || got == planted {
+				victim.LogIn(srv.URL, "victim2@example.com", testPassword, false)
+				if got := victim.Cookie("sid"); got == "" || got == planted {
 					t.Fatalf("token after login = %q, want a new one", got)
 				}
-				if got := withToken(t, planted).signedInAs(srv.URL); got != "" {
+				if got := withToken(t, planted).SignedInAs(srv.URL); got != "" {
 					t.Fatalf("planted token is signed in as %q after the victim's login", got)
 				}
 			})
@@ -47,31 +47,31 @@ func TestSessionFixation(t *testing.T) {
 				// The attacker plants the token of a real session of their
 				// own; the victim signs in over it.
 				attacker := newClient(t)
-				attacker.signup(srv.URL, "attacker@example.com", testPassword)
-				newClient(t).signup(srv.URL, "victim3@example.com", testPassword)
-				planted := attacker.cookie("sid")
+				attacker.SignUp(srv.URL, "attacker@example.com", testPassword)
+				newClient(t).SignUp(srv.URL, "victim3@example.com", testPassword)
+				planted := attacker.Cookie("sid")
 				victim := withToken(t, planted)
-				victim.login(srv.URL, "victim3@example.com", testPassword, false)
-				if got := victim.cookie("sid"); got == planted {
+				victim.LogIn(srv.URL, "victim3@example.com", testPassword, false)
+				if got := victim.Cookie("sid"); got == planted {
 					t.Fatal("login kept the planted token")
 				}
-				if got := victim.signedInAs(srv.URL); got != "victim3@example.com" {
+				if got := victim.SignedInAs(srv.URL); got != "victim3@example.com" {
 					t.Fatalf("victim signed in as %q, want victim3@example.com", got)
 				}
-				if got := withToken(t, planted).signedInAs(srv.URL); got == "victim3@example.com" {
+				if got := withToken(t, planted).SignedInAs(srv.URL); got == "victim3@example.com" {
 					t.Fatal("the planted token is signed in as the victim")
 				}
 			})
 
 			t.Run("login while signed in renews", func(t *testing.T) {
 				c := newClient(t)
-				c.signup(srv.URL, "victim4@example.com", testPassword)
-				before := c.cookie("sid")
-				c.login(srv.URL, "victim4@example.com", testPassword, false)
-				if c.cookie("sid") == before {
+				c.SignUp(srv.URL, "victim4@example.com", testPassword)
+				before := c.Cookie("sid")
+				c.LogIn(srv.URL, "victim4@example.com", testPassword, false)
+				if c.Cookie("sid") == before {
 					t.Fatal("a second login kept the token")
 				}
-				if got := withToken(t, before).signedInAs(srv.URL); got != "" {
+				if got := withToken(t, before).SignedInAs(srv.URL); got != "" {
 					t.Fatalf("the token before the second login is still signed in as %q", got)
 				}
 			})
@@ -87,13 +87,13 @@ func TestLogoutReplay(t *testing.T) {
 			sh := newShared(t, store)
 			srv := newInstance(t, sh, options{})
 			c := newClient(t)
-			c.signup(srv.URL, "ann@example.com", testPassword)
-			token := c.cookie("sid")
+			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			token := c.Cookie("sid")
 			if !sh.sessionStored(t, token) {
 				t.Fatal("the session is not in the store after signup")
 			}
 
-			res := c.post(srv.URL+"/logout", nil)
+			res := c.Post(srv.URL+"/logout", nil)
 			wantRedirect(t, res, "/")
 			ck := res.Cookie("sid")
 			if ck == nil || ck.MaxAge >= 0 || ck.Value != "" {
@@ -102,7 +102,7 @@ func TestLogoutReplay(t *testing.T) {
 			if ck.Path != "/" {
 				t.Errorf("expiring cookie path = %q, want / (else the browser keeps the real one)", ck.Path)
 			}
-			if got := withToken(t, token).signedInAs(srv.URL); got != "" {
+			if got := withToken(t, token).SignedInAs(srv.URL); got != "" {
 				t.Fatalf("replayed cookie after logout is signed in as %q", got)
 			}
 			if sh.sessionStored(t, token) {
@@ -110,7 +110,7 @@ func TestLogoutReplay(t *testing.T) {
 			}
 			// The "logged out" message rides in its own cookie; the home
 			// page shows it without starting a session.
-			home := c.get(srv.URL + "/")
+			home := c.Get(srv.URL + "/")
 			if got := home.Doc(t).Find(`.alert[role="status"]`).Text(); !strings.Contains(got, "logged out") {
 				t.Errorf("home notice = %q, want the logged-out message", got)
 			}
@@ -118,7 +118,7 @@ func TestLogoutReplay(t *testing.T) {
 				t.Errorf("showing the logged-out notice set a session cookie")
 			}
 			// Logging out anonymously is harmless.
-			wantRedirect(t, newClient(t).post(srv.URL+"/logout", nil), "/")
+			wantRedirect(t, newClient(t).Post(srv.URL+"/logout", nil), "/")
 		})
 	}
 }
@@ -131,7 +131,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{rememberLifetime: remember})
 			signup := newClient(t)
-			res := signup.post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
+			res := signup.Post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
 			wantRedirect(t, res, "/account")
 
 			for _, tt := range []struct {
@@ -140,8 +140,8 @@ func TestSessionCookieAttributes(t *testing.T) {
 				remember bool
 			}{
 				{"signup", res, false},
-				{"login", newClient(t).login(srv.URL, "ann@example.com", testPassword, false), false},
-				{"login remember", newClient(t).login(srv.URL, "ann@example.com", testPassword, true), true},
+				{"login", newClient(t).LogIn(srv.URL, "ann@example.com", testPassword, false), false},
+				{"login remember", newClient(t).LogIn(srv.URL, "ann@example.com", testPassword, true), true},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					ck := tt.res.Cookie("sid")
@@ -191,19 +191,19 @@ func TestRememberedSessionIdles(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			srv := newInstance(t, newShared(t, store), options{idle: idle, lifetime: time.Second, rememberLifetime: time.Hour})
-			newClient(t).signup(srv.URL, "ann@example.com", testPassword)
+			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
 			c := newClient(t)
-			c.login(srv.URL, "ann@example.com", testPassword, true)
+			c.LogIn(srv.URL, "ann@example.com", testPassword, true)
 			// Used every 1.2 s: never idle for 2 s, and past the 1 s
 			// lifetime of a session without remember-me.
 			for range 2 {
 				time.Sleep(1200 * time.Millisecond)
-				if got := c.signedInAs(srv.URL); got != "ann@example.com" {
+				if got := c.SignedInAs(srv.URL); got != "ann@example.com" {
 					t.Fatalf("remembered session in use: signed in as %q", got)
 				}
 			}
 			time.Sleep(idle + 300*time.Millisecond)
-			if got := c.signedInAs(srv.URL); got != "" {
+			if got := c.SignedInAs(srv.URL); got != "" {
 				t.Fatalf("remembered session idle for longer than %v: still signed in as %q", idle, got)
 			}
 		})
@@ -222,18 +222,18 @@ func TestSessionLifetime(t *testing.T) {
 			c := newClient(t)
 			// The session's deadline is set during the signup request.
 			before := time.Now()
-			c.signup(srv.URL, "ann@example.com", testPassword)
+			c.SignUp(srv.URL, "ann@example.com", testPassword)
 			after := time.Now()
 			for range 2 {
 				time.Sleep(600 * time.Millisecond)
 				start := time.Now()
-				got := c.signedInAs(srv.URL)
+				got := c.SignedInAs(srv.URL)
 				if got != "ann@example.com" && start.Before(before.Add(lifetime)) {
 					t.Fatalf("busy session %v after signup: signed in as %q", start.Sub(before), got)
 				}
 			}
 			time.Sleep(time.Until(after.Add(lifetime + 300*time.Millisecond)))
-			if got := c.signedInAs(srv.URL); got != "" {
+			if got := c.SignedInAs(srv.URL); got != "" {
 				t.Fatalf("session past its %v lifetime (idle timeout 30m) still signed in as %q", lifetime, got)
 			}
 		})
@@ -249,7 +249,7 @@ type sessionList struct {
 
 func listSessions(t *testing.T, c *client, base string) sessionList {
 	t.Helper()
-	res := c.get(base + "/account/sessions")
+	res := c.Get(base + "/account/sessions")
 	wantStatus(t, res, http.StatusOK)
 	doc := res.Doc(t)
 	l := sessionList{
@@ -276,15 +276,15 @@ func TestSessionRegistry(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			sh := newShared(t, store)
 			a, b := newInstance(t, sh, options{}), newInstance(t, sh, options{})
-			newClient(t).signup(a.URL, "ann@example.com", testPassword)
+			newClient(t).SignUp(a.URL, "ann@example.com", testPassword)
 
 			first := newClient(t)
-			first.header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
-			first.login(a.URL, "ann@example.com", testPassword, false)
+			first.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+			first.LogIn(a.URL, "ann@example.com", testPassword, false)
 			second := newClient(t)
-			second.header.Set("User-Agent", "Mozilla/5.0 (iPhone) Safari/604.1")
-			second.login(b.URL, "ann@example.com", testPassword, true)
-			if got := second.signedInAs(a.URL); got != "ann@example.com" {
+			second.Header.Set("User-Agent", "Mozilla/5.0 (iPhone) Safari/604.1")
+			second.LogIn(b.URL, "ann@example.com", testPassword, true)
+			if got := second.SignedInAs(a.URL); got != "ann@example.com" {
 				t.Fatalf("login through one instance, other instance: signed in as %q", got)
 			}
 
@@ -311,7 +311,7 @@ func TestSessionRegistry(t *testing.T) {
 			if len(l.revoke) != 2 {
 				t.Fatalf("got %d revoke forms, want 2", len(l.revoke))
 			}
-			tokens := []string{first.cookie("sid"), second.cookie("sid")}
+			tokens := []string{first.Cookie("sid"), second.Cookie("sid")}
 			for _, id := range l.revoke {
 				for _, tok := range tokens {
 					if id == tok || strings.Contains(id, tok) || strings.Contains(tok, id) || id == storeKey(tok) {
@@ -332,44 +332,44 @@ func TestSessionRegistry(t *testing.T) {
 			// A user cannot end another user's session, and an unknown id
 			// is not found.
 			other := newClient(t)
-			other.signup(b.URL, "bob@example.com", testPassword)
-			for _, id := range []string{secondID, "AAAAAAAAAAAAAAAA", storeKey(second.cookie("sid"))} {
-				res := other.post(a.URL+"/account/sessions/"+id+"/revoke", nil)
+			other.SignUp(b.URL, "bob@example.com", testPassword)
+			for _, id := range []string{secondID, "AAAAAAAAAAAAAAAA", storeKey(second.Cookie("sid"))} {
+				res := other.Post(a.URL+"/account/sessions/"+id+"/revoke", nil)
 				wantStatus(t, res, http.StatusNotFound)
 				if res.Doc(t).Find("main h1").Length() != 1 {
 					t.Errorf("revoke %q: 404 is not the error page", id)
 				}
 			}
-			wantStatus(t, first.post(a.URL+"/account/sessions/"+strings.Repeat("x", 16)+"/revoke", nil), http.StatusNotFound)
-			if got := second.signedInAs(b.URL); got != "ann@example.com" {
+			wantStatus(t, first.Post(a.URL+"/account/sessions/"+strings.Repeat("x", 16)+"/revoke", nil), http.StatusNotFound)
+			if got := second.SignedInAs(b.URL); got != "ann@example.com" {
 				t.Fatalf("after refused revocations the second session is signed in as %q", got)
 			}
 
 			// Ending the second session signs it out at once, on both instances.
-			wantRedirect(t, first.post(a.URL+"/account/sessions/"+secondID+"/revoke", nil), "/account/sessions")
-			if got := withToken(t, second.cookie("sid")).signedInAs(b.URL); got != "" {
+			wantRedirect(t, first.Post(a.URL+"/account/sessions/"+secondID+"/revoke", nil), "/account/sessions")
+			if got := withToken(t, second.Cookie("sid")).SignedInAs(b.URL); got != "" {
 				t.Fatalf("revoked session on the other instance: signed in as %q", got)
 			}
-			if got := second.signedInAs(a.URL); got != "" {
+			if got := second.SignedInAs(a.URL); got != "" {
 				t.Fatalf("revoked session: signed in as %q", got)
 			}
 			l = listSessions(t, first, a.URL)
 			if n := l.items.Length(); n != 2 {
 				t.Fatalf("after one revocation: %d sessions listed, want 2", n)
 			}
-			wantStatus(t, first.post(a.URL+"/account/sessions/"+secondID+"/revoke", nil), http.StatusNotFound)
+			wantStatus(t, first.Post(a.URL+"/account/sessions/"+secondID+"/revoke", nil), http.StatusNotFound)
 
 			// Sign out all the others.
 			third, fourth := newClient(t), newClient(t)
-			third.login(a.URL, "ann@example.com", testPassword, false)
-			fourth.login(b.URL, "ann@example.com", testPassword, false)
-			wantRedirect(t, first.post(a.URL+"/account/sessions/revoke-others", nil), "/account/sessions")
+			third.LogIn(a.URL, "ann@example.com", testPassword, false)
+			fourth.LogIn(b.URL, "ann@example.com", testPassword, false)
+			wantRedirect(t, first.Post(a.URL+"/account/sessions/revoke-others", nil), "/account/sessions")
 			for name, c := range map[string]*client{"third": third, "fourth": fourth} {
-				if got := c.signedInAs(b.URL); got != "" {
+				if got := c.SignedInAs(b.URL); got != "" {
 					t.Errorf("%s session after revoke-others: signed in as %q", name, got)
 				}
 			}
-			if got := first.signedInAs(b.URL); got != "ann@example.com" {
+			if got := first.SignedInAs(b.URL); got != "ann@example.com" {
 				t.Fatalf("revoke-others ended this session too: signed in as %q", got)
 			}
 			l = listSessions(t, first, a.URL)
@@ -377,7 +377,7 @@ func TestSessionRegistry(t *testing.T) {
 				t.Fatalf("after revoke-others: %d sessions (%d current), want only this one", l.items.Length(), l.current.Length())
 			}
 			// Bob's session was never touched.
-			if got := other.signedInAs(a.URL); got != "bob@example.com" {
+			if got := other.SignedInAs(a.URL); got != "bob@example.com" {
 				t.Fatalf("another user's session after revoke-others: signed in as %q", got)
 			}
 		})
@@ -393,9 +393,9 @@ func TestPasswordChange(t *testing.T) {
 			sh := newShared(t, store)
 			a, b := newInstance(t, sh, options{}), newInstance(t, sh, options{})
 			c := newClient(t)
-			c.signup(a.URL, "ann@example.com", testPassword)
+			c.SignUp(a.URL, "ann@example.com", testPassword)
 			other := newClient(t)
-			other.login(b.URL, "ann@example.com", testPassword, true)
+			other.LogIn(b.URL, "ann@example.com", testPassword, true)
 
 			for _, tt := range []struct {
 				name           string
@@ -409,7 +409,7 @@ func TestPasswordChange(t *testing.T) {
 				{"new is email", testPassword, "ann@example.com", "new_password", "email"},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
-					res := c.post(a.URL+"/account/password", url.Values{"current_password": {tt.current}, "new_password": {tt.next}})
+					res := c.Post(a.URL+"/account/password", url.Values{"current_password": {tt.current}, "new_password": {tt.next}})
 					wantStatus(t, res, http.StatusUnprocessableEntity)
 					doc := res.Doc(t)
 					if got := doc.Find("#" + tt.field + "-error").Text(); !strings.Contains(got, tt.message) {
@@ -425,33 +425,33 @@ func TestPasswordChange(t *testing.T) {
 					})
 				})
 			}
-			if got := other.signedInAs(b.URL); got != "ann@example.com" {
+			if got := other.SignedInAs(b.URL); got != "ann@example.com" {
 				t.Fatalf("failed changes ended the other session: signed in as %q", got)
 			}
 
-			before := c.cookie("sid")
-			res := c.post(a.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}})
+			before := c.Cookie("sid")
+			res := c.Post(a.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}})
 			wantRedirect(t, res, "/account")
-			after := c.cookie("sid")
+			after := c.Cookie("sid")
 			if after == "" || after == before {
 				t.Fatalf("token after a password change = %q, want a new one", after)
 			}
-			if got := c.signedInAs(a.URL); got != "ann@example.com" {
+			if got := c.SignedInAs(a.URL); got != "ann@example.com" {
 				t.Fatalf("after a password change: signed in as %q", got)
 			}
-			if got := withToken(t, before).signedInAs(a.URL); got != "" {
+			if got := withToken(t, before).SignedInAs(a.URL); got != "" {
 				t.Fatalf("the token before the change is signed in as %q", got)
 			}
-			if got := other.signedInAs(b.URL); got != "" {
+			if got := other.SignedInAs(b.URL); got != "" {
 				t.Fatalf("the other session after a password change: signed in as %q", got)
 			}
 			if l := listSessions(t, c, b.URL); l.items.Length() != 1 || l.current.Length() != 1 {
 				t.Fatalf("after a password change: %d sessions (%d current), want only this one", l.items.Length(), l.current.Length())
 			}
 
-			res = newClient(t).post(a.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
+			res = newClient(t).Post(a.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
 			wantStatus(t, res, http.StatusUnprocessableEntity)
-			newClient(t).login(b.URL, "ann@example.com", newPassword, false)
+			newClient(t).LogIn(b.URL, "ann@example.com", newPassword, false)
 		})
 	}
 }
@@ -464,13 +464,13 @@ func TestPasswordChangeKeepsCookieKind(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{rememberLifetime: remember})
-			newClient(t).signup(srv.URL, "ann@example.com", testPassword)
+			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
 			password := testPassword
 			for _, remembered := range []bool{true, false} {
 				c := newClient(t)
-				c.login(srv.URL, "ann@example.com", password, remembered)
+				c.LogIn(srv.URL, "ann@example.com", password, remembered)
 				next := password + " again"
-				res := c.post(srv.URL+"/account/password", url.Values{"current_password": {password}, "new_password": {next}})
+				res := c.Post(srv.URL+"/account/password", url.Values{"current_password": {password}, "new_password": {next}})
 				wantRedirect(t, res, "/account")
 				password = next
 				ck := res.Cookie("sid")
@@ -484,7 +484,7 @@ func TestPasswordChangeKeepsCookieKind(t *testing.T) {
 				case !remembered && (ck.MaxAge != 0 || ck.RawExpires != ""):
 					t.Errorf("browser session after a password change: Max-Age %d, Expires %q, want neither", ck.MaxAge, ck.RawExpires)
 				}
-				if got := c.signedInAs(srv.URL); got != "ann@example.com" {
+				if got := c.SignedInAs(srv.URL); got != "ann@example.com" {
 					t.Fatalf("remember=%v: after the change signed in as %q", remembered, got)
 				}
 			}
@@ -500,37 +500,37 @@ func TestAccountDelete(t *testing.T) {
 			sh := newShared(t, store)
 			a, b := newInstance(t, sh, options{}), newInstance(t, sh, options{})
 			c := newClient(t)
-			c.signup(a.URL, "ann@example.com", testPassword)
+			c.SignUp(a.URL, "ann@example.com", testPassword)
 			other := newClient(t)
-			other.login(b.URL, "ann@example.com", testPassword, true)
-			tokens := []string{c.cookie("sid"), other.cookie("sid")}
+			other.LogIn(b.URL, "ann@example.com", testPassword, true)
+			tokens := []string{c.Cookie("sid"), other.Cookie("sid")}
 
-			res := c.post(a.URL+"/account/delete", url.Values{"password": {"not my password"}})
+			res := c.Post(a.URL+"/account/delete", url.Values{"password": {"not my password"}})
 			wantStatus(t, res, http.StatusUnprocessableEntity)
 			if got := res.Doc(t).Find("#password-error").Text(); !strings.Contains(got, "incorrect") {
 				t.Errorf("#password-error = %q, want the incorrect-password message", got)
 			}
-			if got := other.signedInAs(b.URL); got != "ann@example.com" {
+			if got := other.SignedInAs(b.URL); got != "ann@example.com" {
 				t.Fatalf("a refused deletion ended a session: signed in as %q", got)
 			}
 
-			res = c.post(a.URL+"/account/delete", url.Values{"password": {testPassword}})
+			res = c.Post(a.URL+"/account/delete", url.Values{"password": {testPassword}})
 			wantRedirect(t, res, "/")
 			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge >= 0 {
 				t.Fatalf("deletion: session cookie not expired: %v", ck)
 			}
 			for i, tok := range tokens {
-				if got := withToken(t, tok).signedInAs(b.URL); got != "" {
+				if got := withToken(t, tok).SignedInAs(b.URL); got != "" {
 					t.Errorf("session %d after deletion: signed in as %q", i, got)
 				}
 				if sh.sessionStored(t, tok) {
 					t.Errorf("session %d still in the store after deletion", i)
 				}
 			}
-			res = newClient(t).post(a.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
+			res = newClient(t).Post(a.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
 			wantStatus(t, res, http.StatusUnprocessableEntity)
 			// The address is free again.
-			newClient(t).signup(b.URL, "ann@example.com", testPassword)
+			newClient(t).SignUp(b.URL, "ann@example.com", testPassword)
 		})
 	}
 }
@@ -544,12 +544,12 @@ func TestDeletedUserSession(t *testing.T) {
 			sh := newShared(t, store)
 			srv := newInstance(t, sh, options{})
 			c := newClient(t)
-			c.signup(srv.URL, "ann@example.com", testPassword)
-			token := c.cookie("sid")
+			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			token := c.Cookie("sid")
 			if err := sh.db.DeleteUser(t.Context(), sh.userID(t, "ann@example.com")); err != nil {
 				t.Fatal(err)
 			}
-			res := c.get(srv.URL + "/account")
+			res := c.Get(srv.URL + "/account")
 			wantRedirect(t, res, "/login?next=%2Faccount")
 			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge >= 0 {
 				t.Errorf("session of a deleted user: cookie not expired: %v", ck)
@@ -557,7 +557,7 @@ func TestDeletedUserSession(t *testing.T) {
 			if sh.sessionStored(t, token) {
 				t.Error("session of a deleted user still in the store")
 			}
-			if got := withToken(t, token).signedInAs(srv.URL); got != "" {
+			if got := withToken(t, token).SignedInAs(srv.URL); got != "" {
 				t.Errorf("replayed token of a deleted user: signed in as %q", got)
 			}
 		})

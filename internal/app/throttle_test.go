@@ -18,14 +18,13 @@ import (
 func fromIP(t *testing.T, ip string) *client {
 	t.Helper()
 	c := newClient(t)
-	c.header.Set("X-Forwarded-For", ip)
+	c.Header.Set("X-Forwarded-For", ip)
 	return c
 }
 
-// attempt posts a login and returns the response, whatever its status.
-func (c *client) attempt(base, email, password string) *response {
-	c.t.Helper()
-	return c.post(base+"/login", url.Values{"email": {email}, "password": {password}})
+// attempt posts a login through c and returns the response, whatever its status.
+func attempt(c *client, base, email, password string) *response {
+	return c.Post(base+"/login", url.Values{"email": {email}, "password": {password}})
 }
 
 // wantThrottled checks a 429 login page with a usable Retry-After.
@@ -50,7 +49,7 @@ func wantThrottled(t *testing.T, res *response, window time.Duration) {
 func failN(t *testing.T, c *client, base, email string, n int) {
 	t.Helper()
 	for i := range n {
-		res := c.attempt(base, email, fmt.Sprintf("wrong password %d", i))
+		res := attempt(c, base, email, fmt.Sprintf("wrong password %d", i))
 		wantStatus(t, res, http.StatusUnprocessableEntity)
 	}
 }
@@ -69,7 +68,7 @@ func TestLoginThrottle(t *testing.T) {
 			setup := func(t *testing.T, o options) (*shared, *instance) {
 				sh := newShared(t, store)
 				srv := newInstance(t, sh, o)
-				newClient(t).signup(srv.URL, email, testPassword)
+				newClient(t).SignUp(srv.URL, email, testPassword)
 				return sh, srv
 			}
 
@@ -78,27 +77,27 @@ func TestLoginThrottle(t *testing.T) {
 				attacker := fromIP(t, "198.51.100.1")
 				failN(t, attacker, srv.URL, email, maxFailures)
 				// Locked out even with the right password.
-				wantThrottled(t, attacker.attempt(srv.URL, email, testPassword), window)
-				if attacker.cookie("sid") != "" {
+				wantThrottled(t, attempt(attacker, srv.URL, email, testPassword), window)
+				if attacker.Cookie("sid") != "" {
 					t.Fatal("throttled client got a session")
 				}
 				// Prepending a made-up address does not help: the client is
 				// the right-most address the trusted proxy saw.
 				spoof := fromIP(t, "203.0.113.9, 198.51.100.1")
-				wantThrottled(t, spoof.attempt(srv.URL, email, testPassword), window)
+				wantThrottled(t, attempt(spoof, srv.URL, email, testPassword), window)
 				// The user, from another address, is not locked out.
-				fromIP(t, "198.51.100.2").login(srv.URL, email, testPassword, false)
+				fromIP(t, "198.51.100.2").LogIn(srv.URL, email, testPassword, false)
 				// The email is normalised before counting.
-				wantThrottled(t, attacker.attempt(srv.URL, " ANN@example.com", testPassword), window)
+				wantThrottled(t, attempt(attacker, srv.URL, " ANN@example.com", testPassword), window)
 			})
 
 			t.Run("success clears the count", func(t *testing.T) {
 				_, srv := setup(t, opts)
 				c := fromIP(t, "198.51.100.1")
 				failN(t, c, srv.URL, email, maxFailures-1)
-				c.login(srv.URL, email, testPassword, false)
+				c.LogIn(srv.URL, email, testPassword, false)
 				failN(t, c, srv.URL, email, maxFailures-1)
-				c.login(srv.URL, email, testPassword, false)
+				c.LogIn(srv.URL, email, testPassword, false)
 			})
 
 			t.Run("per-IP cap stops spraying", func(t *testing.T) {
@@ -107,11 +106,11 @@ func TestLoginThrottle(t *testing.T) {
 				// One guess on each of many accounts stays under the
 				// per-account limit, but not under the per-IP one.
 				for i := range 20 * maxFailures {
-					res := sprayer.attempt(srv.URL, fmt.Sprintf("user%d@example.com", i), "Summer2025!")
+					res := attempt(sprayer, srv.URL, fmt.Sprintf("user%d@example.com", i), "Summer2025!")
 					wantStatus(t, res, http.StatusUnprocessableEntity)
 				}
-				wantThrottled(t, sprayer.attempt(srv.URL, email, testPassword), window)
-				fromIP(t, "198.51.100.2").login(srv.URL, email, testPassword, false)
+				wantThrottled(t, attempt(sprayer, srv.URL, email, testPassword), window)
+				fromIP(t, "198.51.100.2").LogIn(srv.URL, email, testPassword, false)
 			})
 
 			t.Run("untrusted peer's X-Forwarded-For ignored", func(t *testing.T) {
@@ -119,8 +118,8 @@ func TestLoginThrottle(t *testing.T) {
 				failN(t, fromIP(t, "198.51.100.1"), srv.URL, email, maxFailures)
 				// Claiming another address does not escape the lock-out:
 				// every client here is 127.0.0.1.
-				wantThrottled(t, fromIP(t, "198.51.100.2").attempt(srv.URL, email, testPassword), window)
-				wantThrottled(t, newClient(t).attempt(srv.URL, email, testPassword), window)
+				wantThrottled(t, attempt(fromIP(t, "198.51.100.2"), srv.URL, email, testPassword), window)
+				wantThrottled(t, attempt(newClient(t), srv.URL, email, testPassword), window)
 			})
 
 			t.Run("shared between instances", func(t *testing.T) {
@@ -128,25 +127,25 @@ func TestLoginThrottle(t *testing.T) {
 				b := newInstance(t, sh, opts)
 				c := fromIP(t, "198.51.100.1")
 				failN(t, c, a.URL, email, maxFailures)
-				wantThrottled(t, c.attempt(b.URL, email, testPassword), window)
+				wantThrottled(t, attempt(c, b.URL, email, testPassword), window)
 			})
 
 			t.Run("password confirmation throttled", func(t *testing.T) {
 				_, srv := setup(t, opts)
 				c := fromIP(t, "198.51.100.1")
-				c.login(srv.URL, email, testPassword, false)
+				c.LogIn(srv.URL, email, testPassword, false)
 				for range maxFailures {
-					res := c.post(srv.URL+"/account/password", url.Values{"current_password": {"guess"}, "new_password": {"a brand new passphrase"}})
+					res := c.Post(srv.URL+"/account/password", url.Values{"current_password": {"guess"}, "new_password": {"a brand new passphrase"}})
 					wantStatus(t, res, http.StatusUnprocessableEntity)
 				}
-				res := c.post(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {"a brand new passphrase"}})
+				res := c.Post(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {"a brand new passphrase"}})
 				wantStatus(t, res, http.StatusTooManyRequests)
 				if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra <= 0 {
 					t.Errorf("Retry-After = %q, want whole seconds > 0", res.Header.Get("Retry-After"))
 				}
-				res = c.post(srv.URL+"/account/delete", url.Values{"password": {testPassword}})
+				res = c.Post(srv.URL+"/account/delete", url.Values{"password": {testPassword}})
 				wantStatus(t, res, http.StatusTooManyRequests)
-				if got := c.signedInAs(srv.URL); got != email {
+				if got := c.SignedInAs(srv.URL); got != email {
 					t.Fatalf("throttled confirmations: signed in as %q, want still %s", got, email)
 				}
 			})
@@ -162,14 +161,14 @@ func TestLoginThrottleWindow(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			srv := newInstance(t, newShared(t, store), options{maxFailures: 3, window: window})
-			newClient(t).signup(srv.URL, "ann@example.com", testPassword)
+			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
 			c := newClient(t)
 			failN(t, c, srv.URL, "ann@example.com", 1)
 			windowStarted := time.Now() // at the latest: the first failure opened it
 			failN(t, c, srv.URL, "ann@example.com", 2)
-			wantThrottled(t, c.attempt(srv.URL, "ann@example.com", testPassword), window)
+			wantThrottled(t, attempt(c, srv.URL, "ann@example.com", testPassword), window)
 			time.Sleep(time.Until(windowStarted.Add(window + 300*time.Millisecond)))
-			c.login(srv.URL, "ann@example.com", testPassword, false)
+			c.LogIn(srv.URL, "ann@example.com", testPassword, false)
 		})
 	}
 }
@@ -191,11 +190,11 @@ func TestLoginTimingUnknownEmail(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{params: &auth.DefaultArgon2Params, maxFailures: 10000})
-			newClient(t).signup(srv.URL, "ann@example.com", testPassword)
+			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
 			c := newClient(t)
 			timed := func(email string) time.Duration {
 				start := time.Now()
-				res := c.attempt(srv.URL, email, "wrong password entirely")
+				res := attempt(c, srv.URL, email, "wrong password entirely")
 				d := time.Since(start)
 				wantStatus(t, res, http.StatusUnprocessableEntity)
 				return d
