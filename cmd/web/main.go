@@ -174,10 +174,11 @@ const (
 // logBuffer is an io.Writer that buffers for a file and writes out every
 // logFlushInterval.
 type logBuffer struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
+	mu     sync.Mutex
+	w      *bufio.Writer
+	closed bool // after close, every write goes out at once
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 func newLogBuffer(f *os.File) *logBuffer {
@@ -201,7 +202,11 @@ func newLogBuffer(f *os.File) *logBuffer {
 func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.w.Write(p)
+	n, err := b.w.Write(p)
+	if err == nil && b.closed {
+		err = b.w.Flush()
+	}
+	return n, err
 }
 
 func (b *logBuffer) flush() {
@@ -214,7 +219,10 @@ func (b *logBuffer) flush() {
 func (b *logBuffer) close() {
 	close(b.stop)
 	<-b.done
-	b.flush()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	_ = b.w.Flush()
 }
 
 // flushOnWarn writes the buffer out after every record at warning level or
