@@ -67,21 +67,13 @@ start_redis() {
 
 # start_web NAME BINARY PORT STORE [REDIS_URL]: the service on loopback with
 # the default configuration except a temporary SQLite file, COOKIE_SECURE=false
-# (plain HTTP), the given store, and LOGIN_MAX_FAILURES (see below); logs to
-# $WORK/NAME.log. Sets WEB_PID.
-#
-# LOGIN_MAX_FAILURES: the throttle counts an attempt before its password is
-# checked and takes it back on success, so W2's 64 simultaneous logins to
-# one account from one address look like 64 attempts in flight, and all but
-# the first LOGIN_MAX_FAILURES (default 5) are refused with 429. The load
-# test raises the limit (W0 and W1 never reach the throttle).
+# (plain HTTP) and the given store; logs to $WORK/NAME.log. Sets WEB_PID.
 start_web() {
   local name=$1 bin=$2 port=$3 store=$4 redis_url=${5:-}
   env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
     ADDR="127.0.0.1:$port" DATABASE_URL="sqlite:$WORK/$name.db" \
     SESSION_STORE="$store" ${redis_url:+REDIS_URL="$redis_url"} \
     REDIS_KEY_PREFIX="$name:" COOKIE_SECURE=false \
-    LOGIN_MAX_FAILURES="${LOGIN_MAX_FAILURES:-1000}" \
     "$bin" >"$WORK/$name.log" 2>&1 &
   WEB_PID=$!
   STARTED_PIDS+=("$WEB_PID")

@@ -78,27 +78,36 @@ func (s *Service) Authenticate(ctx context.Context, email, password string, c Cl
 }
 
 // attempt checks password against the account of email under the login
-// throttle: the attempt counts as a failure unless it succeeds.
+// throttle.
 func (s *Service) attempt(ctx context.Context, email, password string, c Client) (User, error) {
-	if err := s.throttle.Begin(ctx, email, c.IP); err != nil {
-		var te *ThrottledError
-		if errors.As(err, &te) {
-			s.audit.Record(ctx, Event{Kind: EventLoginThrottled, IP: c.IP})
-		}
-		return User{}, err
+	if err := s.throttle.Check(ctx, email, c.IP); err != nil {
+		return User{}, s.throttled(ctx, err, 0, c)
 	}
 	u, err := s.verify(ctx, email, password)
 	if errors.Is(err, ErrInvalidCredentials) {
 		s.audit.Record(ctx, Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP})
+		if ferr := s.throttle.Fail(ctx, email, c.IP); ferr != nil {
+			return User{}, s.throttled(ctx, ferr, u.ID, c)
+		}
 		return User{}, err
 	}
 	if err != nil {
 		return User{}, err
 	}
 	if err := s.throttle.Succeed(ctx, email, c.IP); err != nil {
-		return User{}, err
+		return User{}, s.throttled(ctx, err, u.ID, c)
 	}
 	return u, nil
+}
+
+// throttled records a throttling event when err is a *ThrottledError, and
+// returns err.
+func (s *Service) throttled(ctx context.Context, err error, userID int64, c Client) error {
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		s.audit.Record(ctx, Event{Kind: EventLoginThrottled, UserID: userID, IP: c.IP})
+	}
+	return err
 }
 
 // verify checks password against the account of email. On a wrong password

@@ -17,12 +17,12 @@ type Count struct {
 // Counter keeps expiring counters shared by every instance that uses the
 // same back-end (Redis), or by one process (memory).
 type Counter interface {
+	// Counts returns the state of each key, in order (zero when absent).
+	Counts(ctx context.Context, keys ...string) ([]Count, error)
 	// Incr adds one to each key, atomically, and returns their states after
 	// the increment, in order. A key that does not exist starts a window of
 	// the given length, which later increments do not extend.
 	Incr(ctx context.Context, window time.Duration, keys ...string) ([]Count, error)
-	// Decr subtracts one from key if it exists (never creating it).
-	Decr(ctx context.Context, key string) error
 	// Reset deletes key.
 	Reset(ctx context.Context, key string) error
 }
@@ -52,6 +52,13 @@ type ThrottleConfig struct {
 // Throttle limits failed logins per account and client IP, and per client IP.
 // Keys combine account and IP, so that nobody can lock a user out from an
 // address the user does not share.
+//
+// Only failures count, so any number of people may log in at once from one
+// address. Attempts made in parallel all pass Check before any of them has
+// failed; so that they cannot learn more than the limit allows, Fail and
+// Succeed look at the counts again after the password check, and an
+// attempt that ends past the limit gets the same *ThrottledError as one
+// refused up front, whether its password was right or wrong.
 type Throttle struct {
 	counter Counter
 	cfg     ThrottleConfig
@@ -73,20 +80,14 @@ func accountKey(email, ip string) string {
 
 func ipKey(ip string) string { return "ip:" + ip }
 
-// Begin records an attempt on email from ip before its password is
-// checked, and returns a *ThrottledError when the limit is already used up.
-// Counting first, with one atomic increment, means that parallel attempts
-// cannot slip past the limit between a check and a count.
-func (t *Throttle) Begin(ctx context.Context, email, ip string) error {
-	counts, err := t.counter.Incr(ctx, t.cfg.Window, accountKey(email, ip), ipKey(ip))
-	if err != nil {
-		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
-	}
+// wait returns how long to wait when account or ip has reached its limit
+// (at reaches the limit when a count is at least the limit minus slack).
+func (t *Throttle) wait(counts []Count, slack int64) error {
 	var wait time.Duration
-	if counts[0].N > int64(t.cfg.MaxFailures) {
+	if counts[0].N >= int64(t.cfg.MaxFailures)+slack {
 		wait = max(wait, counts[0].TTL)
 	}
-	if counts[1].N > int64(t.cfg.MaxFailuresPerIP) {
+	if counts[1].N >= int64(t.cfg.MaxFailuresPerIP)+slack {
 		wait = max(wait, counts[1].TTL)
 	}
 	if wait > 0 {
@@ -95,14 +96,36 @@ func (t *Throttle) Begin(ctx context.Context, email, ip string) error {
 	return nil
 }
 
-// Succeed takes back the attempt begun on email from ip, which was not a
-// failure: the account's count is cleared and the IP's count decremented,
-// so that many people behind one address can keep logging in.
-func (t *Throttle) Succeed(ctx context.Context, email, ip string) error {
-	if err := t.counter.Reset(ctx, accountKey(email, ip)); err != nil {
+// Check returns a *ThrottledError when email from ip has used up its
+// failures, or ip its failures across accounts.
+func (t *Throttle) Check(ctx context.Context, email, ip string) error {
+	counts, err := t.counter.Counts(ctx, accountKey(email, ip), ipKey(ip))
+	if err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
-	if err := t.counter.Decr(ctx, ipKey(ip)); err != nil {
+	return t.wait(counts, 0)
+}
+
+// Fail records a failed attempt on email from ip. It returns a
+// *ThrottledError when the failure went past the limit, which happens only
+// to attempts made in parallel: the caller answers as throttled.
+func (t *Throttle) Fail(ctx context.Context, email, ip string) error {
+	counts, err := t.counter.Incr(ctx, t.cfg.Window, accountKey(email, ip), ipKey(ip))
+	if err != nil {
+		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
+	}
+	return t.wait(counts, 1)
+}
+
+// Succeed clears the failures of email from ip after a right password,
+// unless parallel failures used up the budget meanwhile: then it returns a
+// *ThrottledError and the caller must not sign the user in. The per-IP
+// count stays: a sprayer who guesses one password right earns no new budget.
+func (t *Throttle) Succeed(ctx context.Context, email, ip string) error {
+	if err := t.Check(ctx, email, ip); err != nil {
+		return err
+	}
+	if err := t.counter.Reset(ctx, accountKey(email, ip)); err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
 	return nil

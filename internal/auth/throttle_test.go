@@ -36,21 +36,35 @@ func redisPool(t *testing.T) (*redis.Pool, string) {
 	return pool, testenv.RedisPrefix(t, url)
 }
 
-// attempt begins a login attempt that then fails (no Succeed).
+// attempt makes a login attempt whose password is wrong: Check, then Fail.
 func attempt(t *testing.T, th *auth.Throttle, email, ip string) error {
 	t.Helper()
-	err := th.Begin(t.Context(), email, ip)
+	err := th.Check(t.Context(), email, ip)
+	if err == nil {
+		err = th.Fail(t.Context(), email, ip)
+	}
 	var te *auth.ThrottledError
 	if err != nil && !errors.As(err, &te) {
-		t.Fatalf("Begin(%q, %q): %v", email, ip, err)
+		t.Fatalf("attempt(%q, %q): %v", email, ip, err)
 	}
 	return err
+}
+
+// succeed makes a login attempt whose password is right: Check, then Succeed.
+func succeed(t *testing.T, th *auth.Throttle, email, ip string) {
+	t.Helper()
+	if err := th.Check(t.Context(), email, ip); err != nil {
+		t.Fatalf("Check(%q, %q): %v", email, ip, err)
+	}
+	if err := th.Succeed(t.Context(), email, ip); err != nil {
+		t.Fatalf("Succeed(%q, %q): %v", email, ip, err)
+	}
 }
 
 func wantAllowed(t *testing.T, th *auth.Throttle, email, ip string) {
 	t.Helper()
 	if err := attempt(t, th, email, ip); err != nil {
-		t.Fatalf("Begin(%q, %q): got %v, want allowed", email, ip, err)
+		t.Fatalf("attempt(%q, %q): got %v, want allowed", email, ip, err)
 	}
 }
 
@@ -59,7 +73,7 @@ func wantThrottled(t *testing.T, th *auth.Throttle, email, ip string, window tim
 	err := attempt(t, th, email, ip)
 	var te *auth.ThrottledError
 	if !errors.As(err, &te) {
-		t.Fatalf("Begin(%q, %q): got %v, want *ThrottledError", email, ip, err)
+		t.Fatalf("attempt(%q, %q): got %v, want *ThrottledError", email, ip, err)
 	}
 	// Retry-After is whole seconds: never less than one, never more than
 	// the window (rounded up to a second).
@@ -98,10 +112,7 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
 		wantAllowed(t, th, ann, ip1)
 		wantAllowed(t, th, ann, ip1)
-		wantAllowed(t, th, ann, ip1)
-		if err := th.Succeed(t.Context(), ann, ip1); err != nil {
-			t.Fatalf("Succeed: %v", err)
-		}
+		succeed(t, th, ann, ip1)
 		for range 3 {
 			wantAllowed(t, th, ann, ip1)
 		}
@@ -132,10 +143,7 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 5, Window: time.Minute, MaxFailuresPerIP: 3})
 		for i := range 10 {
 			email := fmt.Sprintf("user%d@example.com", i)
-			wantAllowed(t, th, email, ip1)
-			if err := th.Succeed(t.Context(), email, ip1); err != nil {
-				t.Fatalf("Succeed: %v", err)
-			}
+			succeed(t, th, email, ip1)
 		}
 		for i := range 3 {
 			wantAllowed(t, th, fmt.Sprintf("failing%d@example.com", i), ip1)
@@ -157,32 +165,68 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 	})
 
 	t.Run("parallel attempts cannot pass the limit", func(t *testing.T) {
-		// Counting before the password is checked, atomically: a burst of
-		// parallel guesses gets exactly the limit through.
+		// A burst of parallel wrong guesses all pass Check before any has
+		// failed; only the limit's worth of them may be told "wrong
+		// password", the rest are answered as throttled.
 		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 5, Window: time.Minute})
 		var mu sync.Mutex
-		allowed, throttled := 0, 0
+		wrong, throttled := 0, 0
 		var wg sync.WaitGroup
 		for range 40 {
 			wg.Go(func() {
-				err := th.Begin(t.Context(), ann, ip1)
+				err := th.Fail(t.Context(), ann, ip1)
 				var te *auth.ThrottledError
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
 				case err == nil:
-					allowed++
+					wrong++
 				case errors.As(err, &te):
 					throttled++
 				default:
-					t.Errorf("Begin: %v", err)
+					t.Errorf("Fail: %v", err)
 				}
 			})
 		}
 		wg.Wait()
-		if allowed != 5 || throttled != 35 {
-			t.Fatalf("got %d allowed and %d throttled, want 5 and 35", allowed, throttled)
+		if wrong != 5 || throttled != 35 {
+			t.Fatalf("got %d answered wrong and %d throttled, want 5 and 35", wrong, throttled)
 		}
+	})
+
+	t.Run("a right guess past the limit is hidden", func(t *testing.T) {
+		// The right password among parallel guesses that used up the
+		// budget meanwhile: answered as throttled, not signed in.
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
+		if err := th.Check(t.Context(), ann, ip1); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		for range 3 {
+			_ = th.Fail(t.Context(), ann, ip1)
+		}
+		var te *auth.ThrottledError
+		if err := th.Succeed(t.Context(), ann, ip1); !errors.As(err, &te) {
+			t.Fatalf("Succeed: got %v, want *ThrottledError", err)
+		}
+	})
+
+	t.Run("parallel successes are never throttled", func(t *testing.T) {
+		// Only failures count: many logins at once from one address, even
+		// to one account, all go through.
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 2, Window: time.Minute, MaxFailuresPerIP: 2})
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				if err := th.Check(t.Context(), ann, ip1); err != nil {
+					t.Errorf("Check: %v", err)
+					return
+				}
+				if err := th.Succeed(t.Context(), ann, ip1); err != nil {
+					t.Errorf("Succeed: %v", err)
+				}
+			})
+		}
+		wg.Wait()
 	})
 }
 
@@ -218,8 +262,11 @@ func TestThrottleCounterDown(t *testing.T) {
 	}
 	defer pool.Close()
 	th := auth.NewThrottle(redisstate.NewCounter(pool, "x:"), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
-	if err := th.Begin(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
-		t.Fatalf("Begin: got %v, want ErrUnavailable", err)
+	if err := th.Check(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+		t.Fatalf("Check: got %v, want ErrUnavailable", err)
+	}
+	if err := th.Fail(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+		t.Fatalf("Fail: got %v, want ErrUnavailable", err)
 	}
 	if err := th.Succeed(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
 		t.Fatalf("Succeed: got %v, want ErrUnavailable", err)

@@ -32,6 +32,20 @@ func NewCounter(capacity int) *Counter {
 	return &Counter{counts: make(map[string]count), capacity: capacity, now: time.Now}
 }
 
+// Counts returns the state of each key.
+func (c *Counter) Counts(_ context.Context, keys ...string) ([]auth.Count, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	out := make([]auth.Count, len(keys))
+	for i, k := range keys {
+		if v, ok := c.counts[k]; ok && now.Before(v.expires) {
+			out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
+		}
+	}
+	return out, nil
+}
+
 // Incr adds one to each key and returns their states.
 func (c *Counter) Incr(_ context.Context, window time.Duration, keys ...string) ([]auth.Count, error) {
 	c.mu.Lock()
@@ -49,17 +63,6 @@ func (c *Counter) Incr(_ context.Context, window time.Duration, keys ...string) 
 		out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
 	}
 	return out, nil
-}
-
-// Decr subtracts one from key if it exists.
-func (c *Counter) Decr(_ context.Context, key string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.counts[key]; ok && v.n > 0 {
-		v.n--
-		c.counts[key] = v
-	}
-	return nil
 }
 
 func (c *Counter) makeRoom(now time.Time) {

@@ -24,6 +24,37 @@ func NewCounter(pool *redis.Pool, prefix string) *Counter {
 
 func (c *Counter) key(k string) string { return c.prefix + "c:" + k }
 
+// Counts returns the state of each key in one round trip.
+func (c *Counter) Counts(ctx context.Context, keys ...string) ([]auth.Count, error) {
+	rc, err := conn(ctx, c.pool)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	for _, k := range keys {
+		_ = rc.Send("GET", c.key(k))
+		_ = rc.Send("PTTL", c.key(k))
+	}
+	if err := rc.Flush(); err != nil {
+		return nil, err
+	}
+	out := make([]auth.Count, len(keys))
+	for i := range keys {
+		n, err := redis.Int64(redis.ReceiveContext(rc, ctx))
+		if err != nil && err != redis.ErrNil {
+			return nil, err
+		}
+		ttl, err := redis.Int64(redis.ReceiveContext(rc, ctx))
+		if err != nil {
+			return nil, err
+		}
+		if ttl > 0 {
+			out[i] = auth.Count{N: n, TTL: time.Duration(ttl) * time.Millisecond}
+		}
+	}
+	return out, nil
+}
+
 // Incr adds one to each key (a new key's window starts now: PEXPIRE NX)
 // and returns their states, in one atomic MULTI/EXEC.
 func (c *Counter) Incr(ctx context.Context, window time.Duration, keys ...string) ([]auth.Count, error) {
@@ -58,25 +89,6 @@ func (c *Counter) Incr(ctx context.Context, window time.Duration, keys ...string
 		out[i] = auth.Count{N: n, TTL: time.Duration(max(ttl, 0)) * time.Millisecond}
 	}
 	return out, nil
-}
-
-// decrIfPresent never creates a key (which DECR would, without a TTL), and
-// stops at zero as the memory Counter does: a negative count would be a
-// budget above the limit for the rest of the window.
-var decrIfPresent = redis.NewScript(1, `
-local n = tonumber(redis.call('GET', KEYS[1]))
-if n and n > 0 then return redis.call('DECR', KEYS[1]) end
-return 0`)
-
-// Decr subtracts one from key if it exists.
-func (c *Counter) Decr(ctx context.Context, key string) error {
-	rc, err := conn(ctx, c.pool)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	_, err = decrIfPresent.DoContext(ctx, rc, c.key(key))
-	return err
 }
 
 // Reset deletes key.

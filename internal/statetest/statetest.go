@@ -213,12 +213,6 @@ func incr(t *testing.T, c auth.Counter, window time.Duration, keys ...string) []
 	return got
 }
 
-func decr(t *testing.T, c auth.Counter, key string) {
-	t.Helper()
-	if err := c.Decr(t.Context(), key); err != nil {
-		t.Fatalf("Decr: %v", err)
-	}
-}
 
 func wantCount(t *testing.T, what string, got auth.Count, n int64, window time.Duration) {
 	t.Helper()
@@ -281,36 +275,42 @@ func Counter(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		wantCount(t, "b", got[1], 3, time.Minute)
 	})
 
-	t.Run("decr", func(t *testing.T) {
+	t.Run("counts", func(t *testing.T) {
 		c := newCounter(t)
 		incr(t, c, time.Minute, "a")
 		incr(t, c, time.Minute, "a")
-		decr(t, c, "a")
-		// The window stays that of the first increment.
-		got := incr(t, c, time.Hour, "a")[0]
-		wantCount(t, "after decr", got, 2, time.Minute)
+		got := counts(t, c, "a", "absent")
+		wantCount(t, "a", got[0], 2, time.Minute)
+		if got[1] != (auth.Count{}) {
+			t.Errorf("absent: got %+v, want the zero Count", got[1])
+		}
+		// Reading creates nothing and extends nothing.
+		got = incr(t, c, time.Hour, "absent", "a")
+		wantCount(t, "absent after counts", got[0], 1, time.Hour)
+		wantCount(t, "a after counts", got[1], 3, time.Minute)
 	})
 
-	t.Run("decr never creates a key", func(t *testing.T) {
+	t.Run("counts after the window", func(t *testing.T) {
 		c := newCounter(t)
-		decr(t, c, "a")
-		decr(t, c, "a")
-		got := incr(t, c, time.Minute, "a")[0]
-		wantCount(t, "incr after decr of an absent key", got, 1, time.Minute)
+		const window = 300 * time.Millisecond
+		incr(t, c, window, "a")
+		time.Sleep(window + 150*time.Millisecond)
+		if got := counts(t, c, "a")[0]; got != (auth.Count{}) {
+			t.Errorf("a after its window: got %+v, want the zero Count", got)
+		}
 	})
+}
 
-	t.Run("decr stops at zero", func(t *testing.T) {
-		// A success whose attempt's window has just ended, or a second
-		// success, must not leave a negative count: that would be a larger
-		// budget than the limit for the rest of the window.
-		c := newCounter(t)
-		incr(t, c, time.Minute, "a")
-		decr(t, c, "a")
-		decr(t, c, "a")
-		decr(t, c, "a")
-		got := incr(t, c, time.Minute, "a")[0]
-		wantCount(t, "incr after decr below zero", got, 1, time.Minute)
-	})
+func counts(t *testing.T, c auth.Counter, keys ...string) []auth.Count {
+	t.Helper()
+	got, err := c.Counts(t.Context(), keys...)
+	if err != nil {
+		t.Fatalf("Counts: %v", err)
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("Counts(%q): got %d counts, want %d", keys, len(got), len(keys))
+	}
+	return got
 }
 
 func get(t *testing.T, b sessionstore.Backend, key string) ([]byte, bool) {
