@@ -50,6 +50,7 @@ type application struct {
 	secure    bool
 	checks    []Check
 	templates map[string]*template.Template
+	pages     *pageCache
 	router    *chi.Mux
 }
 
@@ -76,6 +77,7 @@ func New(cfg Config) (http.Handler, error) {
 		secure:    cfg.SecureCookies,
 		checks:    cfg.Checks,
 		templates: templates,
+		pages:     newPageCache(),
 	}
 	app.router = app.routes()
 	return app.router, nil

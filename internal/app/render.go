@@ -98,7 +98,7 @@ func (app *application) render(w http.ResponseWriter, r *http.Request, status in
 	}
 	key, cacheable := newPageKey(t, data)
 	if cacheable {
-		if b, hit := pages.get(key); hit {
+		if b, hit := app.pages.get(key); hit {
 			writePage(w, status, b)
 			return
 		}
@@ -118,7 +118,7 @@ func (app *application) render(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	if cacheable {
-		pages.put(key, bytes.Clone(buf.Bytes()))
+		app.pages.put(key, bytes.Clone(buf.Bytes()))
 	}
 	writePage(w, status, buf.Bytes())
 }
@@ -145,7 +145,7 @@ func writePage(w http.ResponseWriter, status int, page []byte) {
 // "3 minutes ago" changes by itself), and any templateData field added
 // later that it does not know of.
 type pageKey struct {
-	tmpl     *template.Template // per application, so instances never share pages
+	tmpl     *template.Template
 	path     string
 	user     auth.User
 	signedIn bool
@@ -184,13 +184,14 @@ func newPageKey(t *template.Template, d templateData) (pageKey, bool) {
 // an arbitrary page for each new one.
 const pageCacheSize = 1024
 
-// pages is shared by every application in the process; the template in
-// the key keeps their pages apart.
-var pages = &pageCache{m: make(map[pageKey][]byte)}
-
+// pageCache holds rendered pages; each application has its own.
 type pageCache struct {
 	mu sync.RWMutex
 	m  map[pageKey][]byte
+}
+
+func newPageCache() *pageCache {
+	return &pageCache{m: make(map[pageKey][]byte)}
 }
 
 func (c *pageCache) get(k pageKey) ([]byte, bool) {

@@ -213,7 +213,6 @@ func incr(t *testing.T, c auth.Counter, window time.Duration, keys ...string) []
 	return got
 }
 
-
 func wantCount(t *testing.T, what string, got auth.Count, n int64, window time.Duration) {
 	t.Helper()
 	if got.N != n || got.TTL <= 0 || got.TTL > window {

@@ -40,6 +40,13 @@ const (
 type DB struct {
 	db      *sql.DB
 	dialect Dialect
+	// The lookups of every page view and login, prepared once: SQLite
+	// would otherwise compile them on every call, which costs more than
+	// running them; database/sql prepares them again on each pooled
+	// connection as needed.
+	userByID    *sql.Stmt
+	userByEmail *sql.Stmt
+	users       *userCache // SQLite only; nil on PostgreSQL
 }
 
 // ParseURL checks a DATABASE_URL: "sqlite:PATH" or "postgres://…"
@@ -108,6 +115,16 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	if d.userByID, err = db.PrepareContext(ctx, userByIDQuery); err == nil {
+		d.userByEmail, err = db.PrepareContext(ctx, userByEmailQuery)
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if dialect == SQLite {
+		d.users = newUserCache()
+	}
 	return d, nil
 }
 
@@ -165,7 +182,14 @@ func (d *DB) SQL() *sql.DB { return d.db }
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	for _, s := range []*sql.Stmt{d.userByID, d.userByEmail} {
+		if s != nil {
+			_ = s.Close()
+		}
+	}
+	return d.db.Close()
+}
 
 // mapError turns driver errors into auth errors.
 func mapError(err error) error {
