@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -86,7 +87,13 @@ func (app *application) clientIP() func(http.Handler) http.Handler {
 func (app *application) client(r *http.Request) auth.Client {
 	ip := middleware.GetClientIP(r.Context())
 	if ip == "" {
-		ip = r.RemoteAddr // unparsable peer: keep something for the audit log
+		// chi found no usable address (an unparsable X-Forwarded-For from
+		// a trusted proxy): fall back to the peer, without its port, which
+		// changes per connection and would give each one its own budget.
+		ip = r.RemoteAddr
+		if host, _, err := net.SplitHostPort(ip); err == nil {
+			ip = host
+		}
 	}
 	ua := r.UserAgent()
 	if len(ua) > 512 {

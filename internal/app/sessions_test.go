@@ -563,3 +563,34 @@ func TestDeletedUserSession(t *testing.T) {
 		})
 	}
 }
+
+// TestManyLoginsStayRevocable checks that every session stays in the
+// registry however many a user opens: a login that prunes the registry
+// must not drop itself (its session is saved only after the handler), or a
+// thief with the password could open sessions that "end all others" misses.
+func TestManyLoginsStayRevocable(t *testing.T) {
+	t.Parallel()
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			srv := newInstance(t, newShared(t, store), options{})
+			owner := newClient(t)
+			owner.SignUp(srv.URL, "ann@example.com", testPassword)
+			var thieves []*client
+			for range 40 {
+				c := newClient(t)
+				c.LogIn(srv.URL, "ann@example.com", testPassword, true)
+				thieves = append(thieves, c)
+			}
+			wantRedirect(t, owner.Post(srv.URL+"/account/sessions/revoke-others", nil), "/account/sessions")
+			for i, c := range thieves {
+				if got := c.SignedInAs(srv.URL); got != "" {
+					t.Fatalf("session %d of %d: still signed in as %q after the owner ended all others", i+1, len(thieves), got)
+				}
+			}
+			if got := owner.SignedInAs(srv.URL); got != "ann@example.com" {
+				t.Fatalf("owner: signed in as %q, want ann@example.com", got)
+			}
+		})
+	}
+}

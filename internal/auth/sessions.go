@@ -30,6 +30,10 @@ const defaultTouchInterval = time.Minute
 // sessions that ended on their own (idle or absolute expiry).
 const pruneAbove = 32
 
+// registryGrace is how long a new entry counts as alive without its session
+// in the store: longer than any request takes to save its session.
+const registryGrace = time.Minute
+
 // RegistryEntry describes one signed-in session in the per-user registry.
 type RegistryEntry struct {
 	ID        string // opaque random id, safe to show and to put in URLs
@@ -170,16 +174,14 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 		return unavailable("clear session", err)
 	}
 	now := s.now()
-	lifetime := s.cfg.Lifetime
 	if remember {
-		lifetime = s.cfg.RememberLifetime
-		s.sm.SetDeadline(ctx, now.Add(lifetime))
+		s.sm.SetDeadline(ctx, now.Add(s.cfg.RememberLifetime))
 		s.sm.RememberMe(ctx, true)
 	}
+	// Registered before the user id is put: if the registry fails, the
+	// session saved with the 503 page holds no user, so no signed-in
+	// session ever exists outside the registry.
 	id := newSessionID()
-	s.sm.Put(ctx, keyUserID, user.ID)
-	s.sm.Put(ctx, keySessionID, id)
-	s.sm.Put(ctx, keySeen, now.Unix())
 	entry := RegistryEntry{
 		ID: id, StoreKey: storeKey(s.sm.Token(ctx)), Created: now, LastSeen: now,
 		IP: c.IP, UserAgent: c.UserAgent, Remember: remember,
@@ -189,10 +191,13 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 		return unavailable("registry add", err)
 	}
 	if n > pruneAbove {
-		if _, err := s.List(ctx, user.ID); err != nil {
+		if _, err := s.live(ctx, user.ID); err != nil {
 			return err
 		}
 	}
+	s.sm.Put(ctx, keyUserID, user.ID)
+	s.sm.Put(ctx, keySessionID, id)
+	s.sm.Put(ctx, keySeen, now.Unix())
 	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, SessionID: id})
 	return nil
 }
@@ -310,8 +315,11 @@ func (s *Sessions) live(ctx context.Context, userID int64) ([]RegistryEntry, err
 	}
 	var live []RegistryEntry
 	var dead []string
+	now := s.now()
 	for i, e := range entries {
-		if alive[i] {
+		// A session is registered before its request saves it to the
+		// store: one this young may just not be saved yet.
+		if alive[i] || now.Sub(e.Created) < registryGrace {
 			live = append(live, e)
 		} else {
 			dead = append(dead, e.ID)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -74,11 +75,27 @@ func NewThrottle(c Counter, cfg ThrottleConfig) *Throttle {
 
 func accountKey(email, ip string) string {
 	// Hashed so that counters neither hold addresses nor grow with input length.
-	sum := sha256.Sum256([]byte(email + "\x00" + ip))
+	sum := sha256.Sum256([]byte(email + "\x00" + clientNetwork(ip)))
 	return "acct:" + hex.EncodeToString(sum[:16])
 }
 
-func ipKey(ip string) string { return "ip:" + ip }
+func ipKey(ip string) string { return "ip:" + clientNetwork(ip) }
+
+// clientNetwork is what one client controls: its IPv4 address, or its IPv6
+// /64 (one host is routinely given a whole /64 and can pick any address in
+// it, which would otherwise be a fresh budget per address).
+func clientNetwork(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, _ := addr.WithZone("").Prefix(64)
+	return p.String()
+}
 
 // wait returns how long to wait when account or ip has reached its limit
 // (at reaches the limit when a count is at least the limit minus slack).

@@ -164,6 +164,21 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		wantThrottled(t, th, ann, ip1, window)
 	})
 
+	t.Run("an IPv6 client is its /64", func(t *testing.T) {
+		// One host may use any address of its /64: rotating addresses must
+		// not buy a fresh budget, but another /64 is another client.
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 2, Window: time.Minute})
+		wantAllowed(t, th, ann, "2001:db8:1:1::1")
+		wantAllowed(t, th, ann, "2001:db8:1:1::2")
+		wantThrottled(t, th, ann, "2001:db8:1:1:ffff::3", time.Minute)
+		wantAllowed(t, th, ann, "2001:db8:1:2::1")
+		// IPv4, also written as IPv4-mapped IPv6, is one address.
+		wantAllowed(t, th, bob, "192.0.2.7")
+		wantAllowed(t, th, bob, "::ffff:192.0.2.7")
+		wantThrottled(t, th, bob, "192.0.2.7", time.Minute)
+		wantAllowed(t, th, bob, "192.0.2.8")
+	})
+
 	t.Run("parallel attempts cannot pass the limit", func(t *testing.T) {
 		// A burst of parallel wrong guesses all pass Check before any has
 		// failed; only the limit's worth of them may be told "wrong

@@ -18,13 +18,14 @@ type count struct {
 }
 
 // Counter is an auth.Counter in bounded memory. When full, expired counters
-// go first; if none has expired, arbitrary ones are dropped, which errs on
-// the side of letting a login through rather than refusing memory.
+// go first; if none has expired, low counts are dropped, which errs on the
+// side of letting a login through rather than refusing memory.
 type Counter struct {
-	mu       sync.Mutex
-	counts   map[string]count
-	capacity int
-	now      func() time.Time
+	mu        sync.Mutex
+	counts    map[string]count
+	capacity  int
+	lastSweep time.Time
+	now       func() time.Time
 }
 
 // NewCounter returns a Counter holding at most capacity counters.
@@ -69,17 +70,32 @@ func (c *Counter) makeRoom(now time.Time) {
 	if len(c.counts) < c.capacity {
 		return
 	}
-	for k, v := range c.counts {
-		if !now.Before(v.expires) {
-			delete(c.counts, k)
+	// Expired counters go first, swept at most once a second so that a
+	// full map does not cost a full scan per insert.
+	if now.Sub(c.lastSweep) >= time.Second {
+		c.lastSweep = now
+		for k, v := range c.counts {
+			if !now.Before(v.expires) {
+				delete(c.counts, k)
+			}
+		}
+		if len(c.counts) < c.capacity {
+			return
 		}
 	}
-	for k := range c.counts {
-		if len(c.counts) < c.capacity {
+	// Still full (a flood from many addresses): drop the lowest of a few
+	// counters picked at random, so that a counter near its limit, the one
+	// under attack, is the last to lose its count.
+	victim, low, seen := "", int64(-1), 0
+	for k, v := range c.counts {
+		if low < 0 || v.n < low {
+			victim, low = k, v.n
+		}
+		if seen++; seen == 8 {
 			break
 		}
-		delete(c.counts, k)
 	}
+	delete(c.counts, victim)
 }
 
 // Reset deletes key.
