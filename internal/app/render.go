@@ -96,7 +96,10 @@ func (app *application) render(w http.ResponseWriter, r *http.Request, status in
 		app.serverError(w, r, fmt.Errorf("no template %q", page))
 		return
 	}
+	// Error pages are not kept: their paths are whatever a client sends,
+	// and would churn the cache.
 	key, cacheable := newPageKey(t, data)
+	cacheable = cacheable && status < http.StatusBadRequest
 	if cacheable {
 		if b, hit := app.pages.get(key); hit {
 			writePage(w, status, b)

@@ -51,6 +51,9 @@ type Registry interface {
 	// Add inserts or replaces e under userID, keeps the user's index for at
 	// least ttl, and returns how many entries the user now has.
 	Add(ctx context.Context, userID int64, e RegistryEntry, ttl time.Duration) (int, error)
+	// Replace overwrites entry e.ID with e, atomically, only if the entry
+	// still exists, and reports whether it did.
+	Replace(ctx context.Context, userID int64, e RegistryEntry) (bool, error)
 	// Touch sets the last-seen time of entry id.
 	Touch(ctx context.Context, userID int64, id string, seen time.Time) error
 	// List returns the user's entries, in no particular order.
@@ -275,11 +278,18 @@ func (s *Sessions) Renew(ctx context.Context) error {
 		return unavailable("registry list", err)
 	}
 	for _, e := range entries {
-		if e.ID == id {
-			e.StoreKey = storeKey(s.sm.Token(ctx))
-			if _, err := s.registry.Add(ctx, uid, e, max(s.cfg.Lifetime, s.cfg.RememberLifetime)); err != nil {
-				return unavailable("registry add", err)
-			}
+		if e.ID != id {
+			continue
+		}
+		// Only if still registered, in one step: a revocation landing
+		// before it removed the entry (so the session ends here); one
+		// landing after it finds the new key and ends that.
+		e.StoreKey = storeKey(s.sm.Token(ctx))
+		found, err := s.registry.Replace(ctx, uid, e)
+		if err != nil {
+			return unavailable("registry replace", err)
+		}
+		if found {
 			return nil
 		}
 	}

@@ -33,6 +33,20 @@ func (r *Registry) Add(_ context.Context, userID int64, e auth.RegistryEntry, _ 
 	return len(m), nil
 }
 
+// Replace overwrites entry e.ID with e if it still exists, keeping its
+// last-seen time.
+func (r *Registry) Replace(_ context.Context, userID int64, e auth.RegistryEntry) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old, ok := r.users[userID][e.ID]
+	if !ok {
+		return false, nil
+	}
+	e.LastSeen = old.LastSeen
+	r.users[userID][e.ID] = e
+	return true, nil
+}
+
 // Touch sets the last-seen time of entry id.
 func (r *Registry) Touch(_ context.Context, userID int64, id string, seen time.Time) error {
 	r.mu.Lock()

@@ -35,13 +35,17 @@ type storedEntry struct {
 	Remember  bool   `json:"r,omitempty"`
 }
 
+func encodeEntry(e auth.RegistryEntry) ([]byte, error) {
+	return json.Marshal(storedEntry{StoreKey: e.StoreKey, Created: e.Created.UnixMilli(), IP: e.IP, UserAgent: e.UserAgent, Remember: e.Remember})
+}
+
 func (r *Registry) key(userID int64) string {
 	return r.prefix + "r:" + strconv.FormatInt(userID, 10)
 }
 
 // Add inserts or replaces e and keeps the user's hash for ttl.
 func (r *Registry) Add(ctx context.Context, userID int64, e auth.RegistryEntry, ttl time.Duration) (int, error) {
-	v, err := json.Marshal(storedEntry{StoreKey: e.StoreKey, Created: e.Created.UnixMilli(), IP: e.IP, UserAgent: e.UserAgent, Remember: e.Remember})
+	v, err := encodeEntry(e)
 	if err != nil {
 		return 0, err
 	}
@@ -61,6 +65,29 @@ func (r *Registry) Add(ctx context.Context, userID int64, e auth.RegistryEntry, 
 	}
 	n, err := redis.Int(res[2], nil)
 	return n / 2, err
+}
+
+// replaceIfPresent never re-creates an entry that was removed meanwhile.
+var replaceIfPresent = redis.NewScript(1, `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return 1
+end
+return 0`)
+
+// Replace overwrites entry e.ID with e if it still exists; its last-seen
+// field is left as it is.
+func (r *Registry) Replace(ctx context.Context, userID int64, e auth.RegistryEntry) (bool, error) {
+	v, err := encodeEntry(e)
+	if err != nil {
+		return false, err
+	}
+	c, err := conn(ctx, r.pool)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	return redis.Bool(replaceIfPresent.DoContext(ctx, c, r.key(userID), e.ID, v))
 }
 
 // touchIfPresent never creates a field (or the hash) for a removed entry.

@@ -119,6 +119,33 @@ func Registry(t *testing.T, newRegistry func(t *testing.T) auth.Registry) {
 		wantEntries(t, r, 1, a, b)
 	})
 
+	t.Run("replace updates a present entry only", func(t *testing.T) {
+		// Sessions.Renew points an entry at its new store key only if no
+		// revocation removed it meanwhile.
+		r := newRegistry(t)
+		a := entry("a", created)
+		add(t, r, 1, a)
+		seen := created.Add(7 * time.Minute)
+		if err := r.Touch(t.Context(), 1, "a", seen); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		a.StoreKey, a.LastSeen = "renewed", created
+		found, err := r.Replace(t.Context(), 1, a)
+		if err != nil || !found {
+			t.Fatalf("Replace of a present entry: got (%v, %v), want (true, nil)", found, err)
+		}
+		a.LastSeen = seen // kept: Replace changes the entry, not its last-seen time
+		wantEntries(t, r, 1, a)
+		if err := r.Remove(t.Context(), 1, "a"); err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+		found, err = r.Replace(t.Context(), 1, a)
+		if err != nil || found {
+			t.Fatalf("Replace of a removed entry: got (%v, %v), want (false, nil)", found, err)
+		}
+		wantEntries(t, r, 1)
+	})
+
 	t.Run("touch never creates an entry", func(t *testing.T) {
 		r := newRegistry(t)
 		if err := r.Touch(t.Context(), 1, "ghost", created); err != nil {
