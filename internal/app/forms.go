@@ -50,12 +50,10 @@ func (f *form) FirstError() string {
 // HasErrors reports whether the form is to be shown again with errors.
 func (f *form) HasErrors() bool { return len(f.FieldErrors) > 0 || f.Message != "" }
 
-// Required adds "msg" to each listed field that is empty.
-func (f *form) Required(fields map[string]string, order ...string) {
-	for _, field := range order {
-		if strings.TrimSpace(f.Get(field)) == "" {
-			f.AddError(field, fields[field])
-		}
+// Required adds msg to field when it is empty.
+func (f *form) Required(field, msg string) {
+	if strings.TrimSpace(f.Get(field)) == "" {
+		f.AddError(field, msg)
 	}
 }
 

@@ -23,10 +23,8 @@ func (app *application) passwordPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm(values)
-	f.Required(map[string]string{
-		"current_password": "Enter your current password.",
-		"new_password":     "Enter a new password.",
-	}, "current_password", "new_password")
+	f.Required("current_password", "Enter your current password.")
+	f.Required("new_password", "Enter a new password.")
 	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
 		c := app.client(r)
@@ -68,7 +66,7 @@ func (app *application) accountDeletePost(w http.ResponseWriter, r *http.Request
 		return
 	}
 	f := newForm(values)
-	f.Required(map[string]string{"password": "Enter your password to confirm."}, "password")
+	f.Required("password", "Enter your password to confirm.")
 	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
 		c := app.client(r)

@@ -113,7 +113,8 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm(values)
 	f.values.Set("next", safeNext(f.Get("next")))
-	f.Required(map[string]string{"email": "Enter your email address.", "password": "Enter your password."}, "email", "password")
+	f.Required("email", "Enter your email address.")
+	f.Required("password", "Enter your password.")
 	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
 		c := app.client(r)
