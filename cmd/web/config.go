@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
 
@@ -31,6 +33,9 @@ type config struct {
 	TrustedProxies     []netip.Prefix
 	LogLevel           slog.Level
 	LogFormat          string // "text" or "json"
+	// SecretKey is SECRET_KEY; not Valid when unset, and then secretKey
+	// keeps one in the data folder.
+	SecretKey secretkey.Key
 }
 
 // configError names the variable whose value is wrong; main exits 2 on it.
@@ -63,6 +68,7 @@ func parseConfig(getenv func(string) string) (config, error) {
 		TrustedProxies:     p.prefixes("TRUSTED_PROXIES"),
 		LogLevel:           p.logLevel("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.oneOf("LOG_FORMAT", "text", "text", "json"),
+		SecretKey:          p.secretKey("SECRET_KEY"),
 	}
 	if p.err != nil {
 		return config{}, p.err
@@ -234,4 +240,44 @@ func (p *envParser) logLevel(name string, def slog.Level) slog.Level {
 		p.fail(name, errors.New("want debug, info, warn or error, got "+strconv.Quote(v)))
 	}
 	return l
+}
+
+// secretKey reads an optional base64 key of secretkey.Size bytes.
+func (p *envParser) secretKey(name string) secretkey.Key {
+	v := p.get(name, "")
+	if v == "" {
+		return secretkey.Key{}
+	}
+	k, err := secretkey.Parse(v)
+	if err != nil {
+		p.fail(name, err)
+	}
+	return k
+}
+
+// dataDir is the folder of the embedded state: the SQLite file's folder,
+// or data/ beside the working directory when the database is PostgreSQL.
+func (cfg config) dataDir() string {
+	if dialect, path, err := storage.ParseURL(cfg.DatabaseURL); err == nil && dialect == storage.SQLite {
+		return filepath.Dir(path)
+	}
+	return "data"
+}
+
+// secretKey returns SECRET_KEY, or the key kept in the data folder,
+// generated on first start, so that `make run` needs no configuration.
+// Several instances must share one key: they set SECRET_KEY.
+func (cfg config) secretKey(logger *slog.Logger) (secretkey.Key, error) {
+	if cfg.SecretKey.Valid() {
+		return cfg.SecretKey, nil
+	}
+	path := filepath.Join(cfg.dataDir(), "secret.key")
+	k, created, err := secretkey.LoadOrCreate(path)
+	if err != nil {
+		return secretkey.Key{}, fmt.Errorf("secret key: %w", err)
+	}
+	if created {
+		logger.Warn("SECRET_KEY is not set: generated a key into the data folder; production must set SECRET_KEY, the same on every instance", "file", path)
+	}
+	return k, nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
 
@@ -118,6 +119,8 @@ var badValues = []struct {
 	name, value string
 }{
 	{"ADDR", "4000"},
+	{"SECRET_KEY", "not-base64!"},
+	{"SECRET_KEY", "c2hvcnQ="},
 	{"ADDR", ":99999"},
 	{"ADDR", ":http-alt"},
 	{"ADDR", "localhost"},
@@ -350,4 +353,42 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSecretKeyKeptInDataFolder checks that without SECRET_KEY a key is
+// generated into the SQLite file's folder once and then reused, and that
+// SECRET_KEY, when set, wins.
+func TestSecretKeyKeptInDataFolder(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := parseConfig(envOf(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "app.db")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	k1, err := cfg.secretKey(logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "production must set SECRET_KEY") {
+		t.Errorf("first start logged %q, want a warning that production must set SECRET_KEY", logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secret.key")); err != nil {
+		t.Fatalf("key file: %v", err)
+	}
+	k2, err := cfg.secretKey(logger)
+	if err != nil || k2 != k1 {
+		t.Fatalf("second start: err %v, same key %v", err, k2 == k1)
+	}
+
+	set := secretkey.Generate()
+	cfg, err = parseConfig(envOf(map[string]string{
+		"DATABASE_URL": "sqlite:" + filepath.Join(dir, "app.db"), "SECRET_KEY": set.String(),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := cfg.secretKey(logger); got != set {
+		t.Error("SECRET_KEY set: got the data folder's key")
+	}
 }
