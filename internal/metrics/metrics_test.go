@@ -40,7 +40,6 @@ func TestExposition(t *testing.T) {
 	defer db.Close()
 	m.WatchDB(db.SQL(), "sqlite")
 
-
 	out := scrape(t, m)
 	for _, want := range []string{
 		`http_requests_total{code="303",method="POST",route="/account/sessions/{id}/revoke"} 1`,
