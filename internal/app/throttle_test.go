@@ -114,6 +114,28 @@ func TestLoginThrottle(t *testing.T) {
 				fromIP(t, "198.51.100.2").LogIn(srv.URL, email, webtest.Password, false)
 			})
 
+			t.Run("X-Forwarded-For entries with a port", func(t *testing.T) {
+				// Some proxies add the client's port. Each form must be read
+				// as its address: read as "unparsable", every client would
+				// fall back to the proxy's address and share one budget.
+				_, srv := setup(t, opts)
+				attacker := fromIP(t, "198.51.100.9:5555")
+				failN(t, attacker, srv.URL, email, maxFailures)
+				wantThrottled(t, attempt(attacker, srv.URL, email, webtest.Password), window)
+				// Another port is the same client.
+				wantThrottled(t, attempt(fromIP(t, "198.51.100.9:6666"), srv.URL, email, webtest.Password), window)
+				// Users behind the same proxy, with or without a port, are
+				// not locked out with the attacker.
+				fromIP(t, "[2001:db8::1]:443").LogIn(srv.URL, email, webtest.Password, false)
+				fromIP(t, "198.51.100.10:5555").LogIn(srv.URL, email, webtest.Password, false)
+				webtest.NewClient(t).LogIn(srv.URL, email, webtest.Password, false)
+
+				v6 := fromIP(t, "[2001:db8::1]:443")
+				failN(t, v6, srv.URL, email, maxFailures)
+				wantThrottled(t, attempt(fromIP(t, "2001:db8::1"), srv.URL, email, webtest.Password), window)
+				fromIP(t, "198.51.100.10:5555").LogIn(srv.URL, email, webtest.Password, false)
+			})
+
 			t.Run("untrusted peer's X-Forwarded-For ignored", func(t *testing.T) {
 				_, srv := setup(t, options{maxFailures: maxFailures}) // no trusted proxies
 				failN(t, fromIP(t, "198.51.100.1"), srv.URL, email, maxFailures)
