@@ -72,7 +72,7 @@ func chromiumPath(t *testing.T) string {
 // test's own corner of Redis. Start servers before browsers: cleanups run
 // last-in first-out, so the browsers close first, and the servers' graceful
 // shutdown need not wait for Chrome's idle spare connections.
-func startBrowserServer(t *testing.T, env map[string]string) *server {
+func startBrowserServer(t *testing.T, env map[string]string) *runningServer {
 	t.Helper()
 	chromiumPath(t) // skip before starting anything
 	redisURL := testenv.RedisURL(t)

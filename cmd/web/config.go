@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
+	"github.com/sessionlogin/sessionlogin/internal/server"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
 
@@ -31,6 +32,7 @@ type config struct {
 	LoginFailureWindow time.Duration
 	CookieSecure       bool
 	TrustedProxies     []netip.Prefix
+	MetricsAllow       []netip.Prefix
 	LogLevel           slog.Level
 	LogFormat          string // "text" or "json"
 	// SecretKey is SECRET_KEY; not Valid when unset, and then secretKey
@@ -65,7 +67,8 @@ func parseConfig(getenv func(string) string) (config, error) {
 		LoginMaxFailures:   p.positiveInt("LOGIN_MAX_FAILURES", 5),
 		LoginFailureWindow: p.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
 		CookieSecure:       p.boolean("COOKIE_SECURE", true),
-		TrustedProxies:     p.prefixes("TRUSTED_PROXIES"),
+		TrustedProxies:     p.prefixes("TRUSTED_PROXIES", ""),
+		MetricsAllow:       p.prefixes("METRICS_ALLOW", "127.0.0.0/8,::1/128"),
 		LogLevel:           p.logLevel("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.oneOf("LOG_FORMAT", "text", "text", "json"),
 		SecretKey:          p.secretKey("SECRET_KEY"),
@@ -74,6 +77,26 @@ func parseConfig(getenv func(string) string) (config, error) {
 		return config{}, p.err
 	}
 	return cfg, nil
+}
+
+// server returns what the service is built from.
+func (c config) server() server.Config {
+	return server.Config{
+		DatabaseURL:        c.DatabaseURL,
+		SessionStore:       c.SessionStore,
+		RedisURL:           c.RedisURL,
+		RedisKeyPrefix:     c.RedisKeyPrefix,
+		CookieName:         c.CookieName,
+		CookieSecure:       c.CookieSecure,
+		IdleTimeout:        c.IdleTimeout,
+		Lifetime:           c.Lifetime,
+		RememberLifetime:   c.RememberLifetime,
+		LoginMaxFailures:   c.LoginMaxFailures,
+		LoginFailureWindow: c.LoginFailureWindow,
+		Argon2:             argon2Params,
+		TrustedProxies:     c.TrustedProxies,
+		MetricsAllow:       c.MetricsAllow,
+	}
 }
 
 // envParser reads variables, keeping the first error.
@@ -205,8 +228,8 @@ func (p *envParser) cookieName(name, def string) string {
 
 // prefixes reads a comma-separated list of CIDRs; a bare address means
 // that one host.
-func (p *envParser) prefixes(name string) []netip.Prefix {
-	v := p.get(name, "")
+func (p *envParser) prefixes(name, def string) []netip.Prefix {
+	v := p.get(name, def)
 	if v == "" {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
@@ -45,6 +46,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		LoginFailureWindow: 15 * time.Minute,
 		CookieSecure:       true,
 		TrustedProxies:     nil,
+		MetricsAllow:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		LogLevel:           slog.LevelInfo,
 		LogFormat:          "text",
 	}
@@ -90,6 +92,13 @@ func TestParseConfigValues(t *testing.T) {
 					netip.MustParsePrefix("10.0.0.0/8"),
 					netip.MustParsePrefix("192.168.1.7/32"),
 					netip.MustParsePrefix("fd00::/8"),
+				}
+			}},
+		{"METRICS_ALLOW a network and an address", map[string]string{"METRICS_ALLOW": "10.1.0.0/16,2001:db8::7"},
+			func(c config) (any, any) {
+				return c.MetricsAllow, []netip.Prefix{
+					netip.MustParsePrefix("10.1.0.0/16"),
+					netip.MustParsePrefix("2001:db8::7/128"),
 				}
 			}},
 		{"LOG_LEVEL debug", map[string]string{"LOG_LEVEL": "debug"},
@@ -138,6 +147,10 @@ var badValues = []struct {
 	{"REDIS_URL", "redis://"},
 	{"REDIS_URL", "127.0.0.1:6379"},
 	{"REDIS_URL", "redis://127.0.0.1:6379/zero"},
+	{"REDIS_URL", "localhost"},
+	{"REDIS_URL", "unix:///tmp/redis.sock"},
+	{"REDIS_URL", "redis:///0"},
+	{"REDIS_URL", "redis://127.0.0 .1:6379"},
 	{"SESSION_COOKIE_NAME", "my sid"},
 	{"SESSION_COOKIE_NAME", "sid;"},
 	{"SESSION_COOKIE_NAME", "s=d"},
@@ -163,6 +176,9 @@ var badValues = []struct {
 	{"TRUSTED_PROXIES", "10.0.0.0/33"},
 	{"TRUSTED_PROXIES", "proxy.internal"},
 	{"TRUSTED_PROXIES", "10.0.0.0/8,bad"},
+	{"METRICS_ALLOW", "everyone"},
+	{"METRICS_ALLOW", "127.0.0.0/8,10.0.0.0/40"},
+	{"METRICS_ALLOW", "0.0.0.0/-1"},
 	{"LOG_LEVEL", "verbose"},
 	{"LOG_LEVEL", "trace"},
 	{"LOG_FORMAT", "xml"},
@@ -214,6 +230,7 @@ func TestExitCode(t *testing.T) {
 	}{
 		{"config error", &configError{Var: "ADDR", Err: errors.New("bad")}, 2},
 		{"wrapped config error", fmt.Errorf("start: %w", &configError{Var: "ADDR", Err: errors.New("bad")}), 2},
+		{"Redis too old", fmt.Errorf("start: %w", &redisstate.VersionError{Server: "Redis 6.2.14", Problem: "too old"}), 2},
 		{"other error", errors.New("database: connection refused"), 1},
 	}
 	for _, tt := range tests {

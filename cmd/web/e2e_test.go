@@ -15,6 +15,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // redisEnv points the service at TEST_REDIS_URL under a key prefix of its
@@ -119,15 +120,15 @@ func TestEndToEnd(t *testing.T) {
 			}
 			srv := startServer(t, b.env)
 			base := srv.URL
-			c := newWebClient(t)
+			c := webtest.NewClient(t)
 
-			wantWebStatus(t, c.Get(base+"/"), http.StatusOK)
+			webtest.WantStatus(t, c.Get(base+"/"), http.StatusOK)
 			if got := c.SignedInAs(base); got != "" {
 				t.Fatalf("anonymous: signed in as %q, want nobody", got)
 			}
 
 			email := e2eEmail()
-			res := c.SignUp(base, email, e2ePassword)
+			res := c.SignUp(base, email, webtest.Password)
 			ck := res.Cookie("sid")
 			if ck == nil {
 				t.Fatal("signup: no session cookie set")
@@ -149,7 +150,7 @@ func TestEndToEnd(t *testing.T) {
 			b.verify(t, email)
 
 			res = c.Post(base+"/logout", nil)
-			wantWebRedirect(t, res, "/")
+			webtest.WantRedirect(t, res, "/")
 			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge >= 0 {
 				t.Fatalf("logout: got session cookie %v, want it expired (Max-Age=0)", ck)
 			}
@@ -157,16 +158,16 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("after logout: signed in as %q, want nobody", got)
 			}
 			// The session ended in the store, not only in this client.
-			replay := newWebClient(t)
+			replay := webtest.NewClient(t)
 			replay.SetCookie("sid", signupToken)
 			if got := replay.SignedInAs(base); got != "" {
 				t.Fatalf("replayed pre-logout cookie: signed in as %q, want nobody", got)
 			}
 
-			res = c.Post(base+"/login", url.Values{"email": {email}, "password": {"wrong " + e2ePassword}})
-			wantWebStatus(t, res, http.StatusUnprocessableEntity)
+			res = c.Post(base+"/login", url.Values{"email": {email}, "password": {"wrong " + webtest.Password}})
+			webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 
-			res = c.LogIn(base, email, e2ePassword, false)
+			res = c.LogIn(base, email, webtest.Password, false)
 			if ck := res.Cookie("sid"); ck == nil || ck.Value == signupToken {
 				t.Fatalf("login: got session cookie %v, want a new token", ck)
 			}
@@ -175,8 +176,8 @@ func TestEndToEnd(t *testing.T) {
 			}
 
 			// Remember-me makes the cookie outlive the browser session.
-			r := newWebClient(t)
-			res = r.LogIn(base, email, e2ePassword, true)
+			r := webtest.NewClient(t)
+			res = r.LogIn(base, email, webtest.Password, true)
 			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge <= 0 {
 				t.Fatalf("login with remember: got cookie %v, want a persistent one (Max-Age > 0)", ck)
 			}
@@ -209,25 +210,25 @@ func TestInstancesShareSessions(t *testing.T) {
 			b := startServer(t, env)
 
 			email := e2eEmail()
-			newWebClient(t).SignUp(a.URL, email, e2ePassword)
+			webtest.NewClient(t).SignUp(a.URL, email, webtest.Password)
 
-			c := newWebClient(t)
-			c.LogIn(a.URL, email, e2ePassword, false)
+			c := webtest.NewClient(t)
+			c.LogIn(a.URL, email, webtest.Password, false)
 			if got := c.SignedInAs(b.URL); got != email {
 				t.Fatalf("logged in through A: signed in on B as %q, want %q", got, email)
 			}
 			old := c.Cookie("sid")
 			res := c.Post(b.URL+"/logout", nil)
-			wantWebRedirect(t, res, "/")
-			replay := newWebClient(t)
+			webtest.WantRedirect(t, res, "/")
+			replay := webtest.NewClient(t)
 			replay.SetCookie("sid", old)
 			if got := replay.SignedInAs(a.URL); got != "" {
 				t.Fatalf("logged out through B: old cookie signed in on A as %q, want nobody", got)
 			}
 
 			// A session from before every instance restarts.
-			d := newWebClient(t)
-			d.LogIn(b.URL, email, e2ePassword, false)
+			d := webtest.NewClient(t)
+			d.LogIn(b.URL, email, webtest.Password, false)
 			if got := d.SignedInAs(a.URL); got != email {
 				t.Fatalf("logged in through B: signed in on A as %q, want %q", got, email)
 			}

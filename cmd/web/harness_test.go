@@ -14,8 +14,6 @@ import (
 	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
-type syncBuffer = webtest.SyncBuffer
-
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
@@ -27,17 +25,17 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// server is a running instance of the real binary's run function.
-type server struct {
+// runningServer is a running instance of the real binary's run function.
+type runningServer struct {
 	URL  string
-	Logs *syncBuffer
+	Logs *webtest.SyncBuffer
 	stop func() error // cancels run and waits for it to return
 }
 
 // startServer runs the service through run with env on top of test
 // defaults (a free port, a temp SQLite file, COOKIE_SECURE=false), waits
 // until /healthz answers, and stops it when the test ends.
-func startServer(t testing.TB, env map[string]string) *server {
+func startServer(t testing.TB, env map[string]string) *runningServer {
 	t.Helper()
 	vars := map[string]string{
 		"ADDR":          freeAddr(t),
@@ -49,7 +47,7 @@ func startServer(t testing.TB, env map[string]string) *server {
 		vars[k] = v
 	}
 	getenv := func(k string) string { return vars[k] }
-	logs := &syncBuffer{}
+	logs := &webtest.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, getenv, logs, logs) }()
@@ -94,25 +92,8 @@ func startServer(t testing.TB, env map[string]string) *server {
 			t.Errorf("stop server: %v", err)
 		}
 	})
-	return &server{URL: base, Logs: logs, stop: stop}
+	return &runningServer{URL: base, Logs: logs, stop: stop}
 }
-
-// The HTTP client and assertions are shared with internal/app's tests. The
-// client keeps cookies by name, like a browser ignoring the port, so one
-// client can visit several instances on 127.0.0.1.
-type (
-	webClient   = webtest.Client
-	webResponse = webtest.Response
-)
-
-var (
-	newWebClient    = webtest.NewClient
-	wantWebStatus   = webtest.WantStatus
-	wantWebRedirect = webtest.WantRedirect
-)
-
-// e2ePassword passes the password policy (long, not a common password).
-const e2ePassword = webtest.Password
 
 // e2eEmail returns an address no other test uses, so tests may share a
 // database.

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,15 +12,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/sessionlogin/sessionlogin/internal/app"
-	"github.com/sessionlogin/sessionlogin/internal/auth"
-	"github.com/sessionlogin/sessionlogin/internal/metrics"
-	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
-	"github.com/sessionlogin/sessionlogin/internal/storage"
+	"github.com/sessionlogin/sessionlogin/internal/redisstate"
+	"github.com/sessionlogin/sessionlogin/internal/server"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -37,10 +32,12 @@ func main() {
 	}
 }
 
-// exitCode is 2 for a configuration error, 1 for anything else.
+// exitCode is 2 for a configuration error (a bad variable, or a Redis too
+// old to use), 1 for anything else.
 func exitCode(err error) int {
 	var ce *configError
-	if errors.As(err, &ce) {
+	var ve *redisstate.VersionError
+	if errors.As(err, &ce) || errors.As(err, &ve) {
 		return 2
 	}
 	return 1
@@ -53,60 +50,17 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	logger, flushLogs := newLogger(cfg, stdout)
-	defer flushLogs()
+	logger := newLogger(cfg, stdout)
 
-	db, err := storage.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	defer db.Close()
-
-	m := metrics.New()
-	m.WatchDB(db.SQL(), string(db.Dialect()))
-
-	state, err := openState(cfg, m)
+	svc, err := server.New(ctx, cfg.server(), logger)
 	if err != nil {
 		return err
 	}
-	defer state.close()
-	store := sessionstore.New(state.backend, cfg.IdleTimeout, m)
-
-	audit := auth.Auditors{auth.NewAuditLog(logger), m}
-	throttle := auth.NewThrottle(state.counter, auth.ThrottleConfig{
-		MaxFailures: cfg.LoginMaxFailures,
-		Window:      cfg.LoginFailureWindow,
-	})
-	service, err := auth.NewService(db, auth.NewHasher(argon2Params), throttle, audit)
-	if err != nil {
-		return err
-	}
-	sessions := auth.NewSessions(store, state.registry, audit, auth.SessionConfig{
-		CookieName:       cfg.CookieName,
-		Secure:           cfg.CookieSecure,
-		Lifetime:         cfg.Lifetime,
-		RememberLifetime: cfg.RememberLifetime,
-		Codec:            sessionstore.Codec{},
-	})
-	handler, err := app.New(app.Config{
-		Logger:         logger,
-		Auth:           service,
-		Sessions:       sessions,
-		Metrics:        m,
-		TrustedProxies: cfg.TrustedProxies,
-		SecureCookies:  cfg.CookieSecure,
-		Checks: []app.Check{
-			{Name: "database", Ping: db.Ping},
-			{Name: "session store", Ping: store.Ping},
-		},
-	})
-	if err != nil {
-		return err
-	}
+	defer svc.Close()
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           handler,
+		Handler:           svc.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -118,7 +72,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "database", string(db.Dialect()),
+	logger.Info("listening", "addr", ln.Addr().String(), "database", string(svc.DB.Dialect()),
 		"session_store", cfg.SessionStore)
 
 	serveErr := make(chan error, 1)
@@ -137,113 +91,12 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	return nil
 }
 
-// newLogger returns the service's logger and a function that writes out
-// what it still holds (call it before exiting).
-//
-// Output to a file (stdout, in production) is buffered: one line per
-// request would otherwise cost a write system call per request. Buffered
-// lines are written every logFlushInterval, whenever logBufferSize bytes
-// are waiting, right after any warning or error, and at shutdown. What a
-// crash (a fatal runtime error, SIGKILL) loses is at most the last
-// logFlushInterval of info and debug lines; warnings and errors are out
-// before the code that logged them goes on. Other writers (tests) get every
-// line at once.
-func newLogger(cfg config, w io.Writer) (*slog.Logger, func()) {
-	flush := func() {}
-	var buffered *logBuffer
-	if f, ok := w.(*os.File); ok {
-		buffered = newLogBuffer(f)
-		w, flush = buffered, buffered.close
-	}
+// newLogger returns the service's logger, writing each line straight to w
+// (nothing waits in memory for a crash to lose).
+func newLogger(cfg config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(w, opts)
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	if buffered != nil {
-		h = flushOnWarn{Handler: h, buf: buffered}
-	}
-	return slog.New(h), flush
-}
-
-const (
-	logFlushInterval = 100 * time.Millisecond
-	logBufferSize    = 64 << 10
-)
-
-// logBuffer is an io.Writer that buffers for a file and writes out every
-// logFlushInterval.
-type logBuffer struct {
-	mu     sync.Mutex
-	w      *bufio.Writer
-	closed bool // after close, every write goes out at once
-	stop   chan struct{}
-	done   chan struct{}
-}
-
-func newLogBuffer(f *os.File) *logBuffer {
-	b := &logBuffer{w: bufio.NewWriterSize(f, logBufferSize), stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(b.done)
-		t := time.NewTicker(logFlushInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				b.flush()
-			case <-b.stop:
-				return
-			}
-		}
-	}()
-	return b
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n, err := b.w.Write(p)
-	if err == nil && b.closed {
-		err = b.w.Flush()
-	}
-	return n, err
-}
-
-func (b *logBuffer) flush() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	_ = b.w.Flush()
-}
-
-// close stops the periodic flush and writes out the rest.
-func (b *logBuffer) close() {
-	close(b.stop)
-	<-b.done
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.closed = true
-	_ = b.w.Flush()
-}
-
-// flushOnWarn writes the buffer out after every record at warning level or
-// above, so that no warning or error waits in memory.
-type flushOnWarn struct {
-	slog.Handler
-	buf *logBuffer
-}
-
-func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
-	err := h.Handler.Handle(ctx, r)
-	if r.Level >= slog.LevelWarn {
-		h.buf.flush()
-	}
-	return err
-}
-
-func (h flushOnWarn) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return flushOnWarn{Handler: h.Handler.WithAttrs(attrs), buf: h.buf}
-}
-
-func (h flushOnWarn) WithGroup(name string) slog.Handler {
-	return flushOnWarn{Handler: h.Handler.WithGroup(name), buf: h.buf}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // Bounds for answers during an outage: generous against a slow machine,
@@ -34,7 +35,7 @@ type redisProcess struct {
 	bin  string
 	addr string
 	dir  string
-	out  *syncBuffer
+	out  *webtest.SyncBuffer
 	cmd  *exec.Cmd
 }
 
@@ -46,7 +47,7 @@ func startRedisProcess(t *testing.T) *redisProcess {
 	if err != nil {
 		testenv.Unavailable(t, "redis-server not installed: %v", err)
 	}
-	r := &redisProcess{t: t, bin: bin, addr: freeAddr(t), dir: t.TempDir(), out: &syncBuffer{}}
+	r := &redisProcess{t: t, bin: bin, addr: freeAddr(t), dir: t.TempDir(), out: &webtest.SyncBuffer{}}
 	r.start()
 	t.Cleanup(r.kill)
 	return r
@@ -249,7 +250,7 @@ func (p *tcpProxy) restore() {
 
 // wantUnavailablePage checks a styled 503 error page that came within
 // bound.
-func wantUnavailablePage(t *testing.T, what string, res *webResponse, bound time.Duration) {
+func wantUnavailablePage(t *testing.T, what string, res *webtest.Response, bound time.Duration) {
 	t.Helper()
 	t.Logf("%s: %d in %s", what, res.StatusCode, res.Elapsed.Round(time.Millisecond))
 	if res.StatusCode != http.StatusServiceUnavailable {
@@ -272,7 +273,7 @@ func wantUnavailablePage(t *testing.T, what string, res *webResponse, bound time
 
 // wantReadyz checks /readyz's status, that its body names each check's
 // state, and that it answered within readyzBound.
-func wantReadyz(t *testing.T, c *webClient, base string, status int, lines ...string) {
+func wantReadyz(t *testing.T, c *webtest.Client, base string, status int, lines ...string) {
 	t.Helper()
 	res := c.Get(base + "/readyz")
 	t.Logf("/readyz: %d in %s", res.StatusCode, res.Elapsed.Round(time.Millisecond))
@@ -290,17 +291,17 @@ func wantReadyz(t *testing.T, c *webClient, base string, status int, lines ...st
 }
 
 // wantHealthy checks that the process still serves.
-func wantHealthy(t *testing.T, c *webClient, base string) {
+func wantHealthy(t *testing.T, c *webtest.Client, base string) {
 	t.Helper()
 	if res := c.Get(base + "/healthz"); res.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: got status %d, want 200", res.StatusCode)
 	}
-	wantWebStatus(t, c.Get(base+"/"), http.StatusOK)
+	webtest.WantStatus(t, c.Get(base+"/"), http.StatusOK)
 }
 
 // waitReady polls /readyz until it answers 200, and returns how long that
 // took.
-func waitReady(t *testing.T, c *webClient, base string) time.Duration {
+func waitReady(t *testing.T, c *webtest.Client, base string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -323,22 +324,22 @@ func TestRedisOutage(t *testing.T) {
 	rp := startRedisProcess(t)
 	srv := startServer(t, map[string]string{"SESSION_STORE": "redis", "REDIS_URL": rp.URL()})
 	base := srv.URL
-	probe := newWebClient(t)
+	probe := webtest.NewClient(t)
 
 	email := e2eEmail()
-	c := newWebClient(t)
-	c.SignUp(base, email, e2ePassword)
+	c := webtest.NewClient(t)
+	c.SignUp(base, email, webtest.Password)
 	if got := c.SignedInAs(base); got != email {
 		t.Fatalf("before the outage: signed in as %q, want %q", got, email)
 	}
 	wantReadyz(t, probe, base, http.StatusOK, "database: ok", "session store: ok")
 
-	loginForm := url.Values{"email": {email}, "password": {e2ePassword}}
+	loginForm := url.Values{"email": {email}, "password": {webtest.Password}}
 
 	t.Run("hung", func(t *testing.T) {
 		rp.pause()
 		wantUnavailablePage(t, "GET /account", c.Get(base+"/account"), outageBound)
-		wantUnavailablePage(t, "POST /login", newWebClient(t).Post(base+"/login", loginForm), outageBound)
+		wantUnavailablePage(t, "POST /login", webtest.NewClient(t).Post(base+"/login", loginForm), outageBound)
 		wantReadyz(t, probe, base, http.StatusServiceUnavailable, "database: ok", "session store: down")
 		wantHealthy(t, probe, base)
 
@@ -353,9 +354,9 @@ func TestRedisOutage(t *testing.T) {
 	t.Run("down", func(t *testing.T) {
 		rp.kill()
 		wantUnavailablePage(t, "GET /account", c.Get(base+"/account"), outageBound)
-		wantUnavailablePage(t, "POST /login", newWebClient(t).Post(base+"/login", loginForm), outageBound)
-		wantUnavailablePage(t, "POST /signup", newWebClient(t).Post(base+"/signup",
-			url.Values{"email": {e2eEmail()}, "password": {e2ePassword}}), outageBound)
+		wantUnavailablePage(t, "POST /login", webtest.NewClient(t).Post(base+"/login", loginForm), outageBound)
+		wantUnavailablePage(t, "POST /signup", webtest.NewClient(t).Post(base+"/signup",
+			url.Values{"email": {e2eEmail()}, "password": {webtest.Password}}), outageBound)
 		wantReadyz(t, probe, base, http.StatusServiceUnavailable,
 			"database: ok", "session store: down")
 		wantHealthy(t, probe, base)
@@ -370,14 +371,14 @@ func TestRedisOutage(t *testing.T) {
 		if got := c.SignedInAs(base); got != "" {
 			t.Fatalf("after a Redis restart without persistence: signed in as %q, want nobody", got)
 		}
-		d := newWebClient(t)
-		d.LogIn(base, email, e2ePassword, false)
+		d := webtest.NewClient(t)
+		d.LogIn(base, email, webtest.Password, false)
 		if got := d.SignedInAs(base); got != email {
 			t.Fatalf("login after recovery: signed in as %q, want %q", got, email)
 		}
 		other := e2eEmail()
-		e := newWebClient(t)
-		e.SignUp(base, other, e2ePassword)
+		e := webtest.NewClient(t)
+		e.SignUp(base, other, webtest.Password)
 		if got := e.SignedInAs(base); got != other {
 			t.Fatalf("signup after recovery: signed in as %q, want %q", got, other)
 		}
@@ -398,16 +399,16 @@ func TestDatabaseOutage(t *testing.T) {
 	u.Host = proxy.addr
 	srv := startServer(t, map[string]string{"DATABASE_URL": u.String()})
 	base := srv.URL
-	probe := newWebClient(t)
+	probe := webtest.NewClient(t)
 
 	email := e2eEmail()
-	c := newWebClient(t)
-	c.SignUp(base, email, e2ePassword)
+	c := webtest.NewClient(t)
+	c.SignUp(base, email, webtest.Password)
 	if got := c.SignedInAs(base); got != email {
 		t.Fatalf("before the outage: signed in as %q, want %q", got, email)
 	}
 	wantReadyz(t, probe, base, http.StatusOK, "database: ok", "session store: ok")
-	loginForm := url.Values{"email": {email}, "password": {e2ePassword}}
+	loginForm := url.Values{"email": {email}, "password": {webtest.Password}}
 
 	tests := []struct {
 		name    string
@@ -424,7 +425,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.breakDB()
 			wantUnavailablePage(t, "GET /account", c.Get(base+"/account"), tt.bound)
-			wantUnavailablePage(t, "POST /login", newWebClient(t).Post(base+"/login", loginForm), tt.bound)
+			wantUnavailablePage(t, "POST /login", webtest.NewClient(t).Post(base+"/login", loginForm), tt.bound)
 			wantReadyz(t, probe, base, http.StatusServiceUnavailable, "database: down", "session store: ok")
 			wantHealthy(t, probe, base)
 
@@ -434,8 +435,8 @@ func TestDatabaseOutage(t *testing.T) {
 			if got := c.SignedInAs(base); got != email {
 				t.Fatalf("after recovery: signed in as %q, want %q", got, email)
 			}
-			d := newWebClient(t)
-			d.LogIn(base, email, e2ePassword, false)
+			d := webtest.NewClient(t)
+			d.LogIn(base, email, webtest.Password, false)
 			if got := d.SignedInAs(base); got != email {
 				t.Fatalf("login after recovery: signed in as %q, want %q", got, email)
 			}

@@ -32,6 +32,9 @@ type Config struct {
 	Metrics  *metrics.Metrics
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// MetricsAllow are the networks whose clients (as decided after
+	// TrustedProxies) may read /metrics; everyone else gets a 404.
+	MetricsAllow []netip.Prefix
 	// SecureCookies marks the service's own small cookies (notices) Secure,
 	// like the session cookie.
 	SecureCookies bool
@@ -46,11 +49,11 @@ type application struct {
 	auth      *auth.Service
 	sessions  *auth.Sessions
 	metrics   *metrics.Metrics
-	proxies   []string
+	proxies   []netip.Prefix
+	metricsOK []netip.Prefix
 	secure    bool
 	checks    []Check
 	templates map[string]*template.Template
-	pages     *pageCache
 	router    *chi.Mux
 }
 
@@ -64,20 +67,16 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	proxies := make([]string, len(cfg.TrustedProxies))
-	for i, p := range cfg.TrustedProxies {
-		proxies[i] = p.String()
-	}
 	app := &application{
 		log:       cfg.Logger,
 		auth:      cfg.Auth,
 		sessions:  cfg.Sessions,
 		metrics:   cfg.Metrics,
-		proxies:   proxies,
+		proxies:   cfg.TrustedProxies,
+		metricsOK: cfg.MetricsAllow,
 		secure:    cfg.SecureCookies,
 		checks:    cfg.Checks,
 		templates: templates,
-		pages:     newPageCache(),
 	}
 	app.router = app.routes()
 	return app.router, nil

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // auditRecords returns the audit records in a text log, each as its
@@ -37,37 +39,37 @@ func TestAuditLog(t *testing.T) {
 	const newPassword = "a brand new passphrase"
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &webtest.SyncBuffer{}
 			sh := newShared(t, store)
 			srv := newInstance(t, sh, options{logs: logs, maxFailures: 2, trustedProxies: "127.0.0.1/32"})
 			var tokens []string
-			keep := func(c *client) { tokens = append(tokens, c.Cookie("sid")) }
+			keep := func(c *webtest.Client) { tokens = append(tokens, c.Cookie("sid")) }
 
 			c := fromIP(t, "198.51.100.7")
-			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			c.SignUp(srv.URL, "ann@example.com", webtest.Password)
 			keep(c)
 			uid := fmt.Sprint(sh.userID(t, "ann@example.com"))
 
 			other := fromIP(t, "198.51.100.8")
-			other.LogIn(srv.URL, "ann@example.com", testPassword, false)
+			other.LogIn(srv.URL, "ann@example.com", webtest.Password, false)
 			keep(other)
 			ids := listSessions(t, c, srv.URL).revoke
 			if len(ids) != 1 {
 				t.Fatalf("got %d revocable sessions, want 1", len(ids))
 			}
-			wantRedirect(t, c.Post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
+			webtest.WantRedirect(t, c.Post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
 
 			attacker := fromIP(t, "203.0.113.66")
 			failN(t, attacker, srv.URL, "ann@example.com", 2)
-			wantStatus(t, attempt(attacker, srv.URL, "ann@example.com", testPassword), http.StatusTooManyRequests)
-			wantStatus(t, attempt(attacker, srv.URL, "nobody@example.com", "a guessed password"), http.StatusUnprocessableEntity)
+			webtest.WantStatus(t, attempt(attacker, srv.URL, "ann@example.com", webtest.Password), http.StatusTooManyRequests)
+			webtest.WantStatus(t, attempt(attacker, srv.URL, "nobody@example.com", "a guessed password"), http.StatusUnprocessableEntity)
 
-			wantRedirect(t, c.Post(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}), "/account")
+			webtest.WantRedirect(t, c.Post(srv.URL+"/account/password", url.Values{"current_password": {webtest.Password}, "new_password": {newPassword}}), "/account")
 			keep(c)
-			wantRedirect(t, c.Post(srv.URL+"/logout", nil), "/")
+			webtest.WantRedirect(t, c.Post(srv.URL+"/logout", nil), "/")
 			c.LogIn(srv.URL, "ann@example.com", newPassword, false)
 			keep(c)
-			wantRedirect(t, c.Post(srv.URL+"/account/delete", url.Values{"password": {newPassword}}), "/")
+			webtest.WantRedirect(t, c.Post(srv.URL+"/account/delete", url.Values{"password": {newPassword}}), "/")
 
 			// Requests ran one after another, so the records come in this
 			// order: exactly one per event, none missing, none extra.
@@ -105,7 +107,7 @@ func TestAuditLog(t *testing.T) {
 					t.Errorf("the log holds session token %d (or its store key)", i)
 				}
 			}
-			for _, pw := range []string{testPassword, newPassword, "wrong password 0", "a guessed password"} {
+			for _, pw := range []string{webtest.Password, newPassword, "wrong password 0", "a guessed password"} {
 				if strings.Contains(log, pw) {
 					t.Errorf("the log holds the password %q", pw)
 				}

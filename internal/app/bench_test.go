@@ -7,7 +7,8 @@ package app_test
 //	go test -run '^$' -bench . -benchmem ./internal/app/
 //
 // They build their own app rather than use newInstance: the harness takes a
-// *testing.T and uses cheap test hashing parameters.
+// *testing.T and uses cheap test hashing parameters; both build the
+// service with server.New.
 
 import (
 	"bufio"
@@ -26,14 +27,10 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/sessionlogin/sessionlogin/internal/app"
 	"github.com/sessionlogin/sessionlogin/internal/auth"
-	"github.com/sessionlogin/sessionlogin/internal/memstate"
-	"github.com/sessionlogin/sessionlogin/internal/metrics"
-	"github.com/sessionlogin/sessionlogin/internal/redisstate"
-	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
-	"github.com/sessionlogin/sessionlogin/internal/storage"
+	"github.com/sessionlogin/sessionlogin/internal/server"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 const benchEmail = "user@example.com"
@@ -47,59 +44,34 @@ type benchConfig struct {
 	touchInterval time.Duration // zero: the default (one minute)
 }
 
-// newBenchApp builds the handler as cmd/web does with its defaults. Request
-// logs are formatted as in production but discarded.
+// newBenchApp builds the handler with server.New, as cmd/web does with its
+// defaults. Request logs are formatted as in production but discarded.
 func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "app.db"))
-	if err != nil {
-		tb.Fatalf("open database: %v", err)
+	sc := server.Config{
+		DatabaseURL:        "sqlite:" + filepath.Join(tb.TempDir(), "app.db"),
+		SessionStore:       cfg.store,
+		CookieName:         "sid",
+		CookieSecure:       true,
+		IdleTimeout:        30 * time.Minute,
+		Lifetime:           12 * time.Hour,
+		RememberLifetime:   720 * time.Hour,
+		TouchInterval:      cfg.touchInterval,
+		LoginMaxFailures:   5,
+		LoginFailureWindow: 15 * time.Minute,
+		Argon2:             cfg.params,
 	}
-	tb.Cleanup(func() { db.Close() })
-
-	m := metrics.New()
-	var (
-		backend  sessionstore.Backend
-		registry auth.Registry
-		counter  auth.Counter
-	)
-	switch cfg.store {
-	case "redis":
-		pool, err := redisstate.NewPool(cfg.redisURL)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { pool.Close() })
-		prefix := testenv.RedisPrefix(tb, cfg.redisURL)
-		backend = redisstate.NewSessionBackend(pool, prefix)
-		registry = redisstate.NewRegistry(pool, prefix)
-		counter = redisstate.NewCounter(pool, prefix)
-	default:
-		b := memstate.NewSessionBackend()
-		tb.Cleanup(b.Close)
-		backend, registry, counter = b, memstate.NewRegistry(), memstate.NewCounter(memstate.DefaultCounterCapacity)
+	if cfg.store == "redis" {
+		sc.RedisURL = cfg.redisURL
+		sc.RedisKeyPrefix = testenv.RedisPrefix(tb, cfg.redisURL)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	store := sessionstore.New(backend, 30*time.Minute, m)
-	audit := auth.Auditors{auth.NewAuditLog(logger), m}
-	svc, err := auth.NewService(db, auth.NewHasher(cfg.params),
-		auth.NewThrottle(counter, auth.ThrottleConfig{MaxFailures: 5, Window: 15 * time.Minute}), audit)
+	svc, err := server.New(context.Background(), sc, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sessions := auth.NewSessions(store, registry, audit, auth.SessionConfig{
-		CookieName: "sid", Secure: true, Lifetime: 12 * time.Hour, RememberLifetime: 720 * time.Hour,
-		Codec: sessionstore.Codec{}, TouchInterval: cfg.touchInterval,
-	})
-	h, err := app.New(app.Config{
-		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, SecureCookies: true,
-		Checks: []app.Check{{Name: "database", Ping: db.Ping}, {Name: "session store", Ping: store.Ping}},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return h
+	tb.Cleanup(svc.Close)
+	return svc.Handler
 }
 
 // sinkWriter is a minimal http.ResponseWriter, so that the benchmarks
@@ -176,7 +148,7 @@ func sessionCookie(tb testing.TB, w *sinkWriter) string {
 // that /account shows the user.
 func signUpAndLogIn(tb testing.TB, h http.Handler) string {
 	tb.Helper()
-	creds := url.Values{"email": {benchEmail}, "password": {testPassword}}
+	creds := url.Values{"email": {benchEmail}, "password": {webtest.Password}}
 	if w := serve(tb, h, newRequest(tb, http.MethodPost, "/signup", "", creds)); w.status != http.StatusSeeOther {
 		tb.Fatalf("POST /signup: got status %d, want 303; body:\n%.400s", w.status, w.body)
 	}
@@ -231,7 +203,7 @@ func BenchmarkPageView(b *testing.B) {
 func BenchmarkLogin(b *testing.B) {
 	h := newBenchApp(b, benchConfig{store: "memory", params: auth.DefaultArgon2Params})
 	signUpAndLogIn(b, h)
-	creds := url.Values{"email": {benchEmail}, "password": {testPassword}}
+	creds := url.Values{"email": {benchEmail}, "password": {webtest.Password}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -55,8 +55,8 @@ func (app *application) errorPage(w http.ResponseWriter, r *http.Request, status
 
 func (app *application) logError(r *http.Request, err error) {
 	app.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("method", truncate(r.Method, maxLoggedValue)),
+		slog.String("path", truncate(r.URL.Path, maxLoggedValue)),
 		slog.String("request_id", requestIDFrom(r.Context())),
 		slog.String("error", err.Error()))
 }

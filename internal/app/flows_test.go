@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // TestCoreFlow walks signup → account → logout → login on every store.
@@ -16,22 +18,22 @@ func TestCoreFlow(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
-			c := newClient(t)
+			c := webtest.NewClient(t)
 
-			wantStatus(t, c.Get(srv.URL+"/"), http.StatusOK)
-			c.SignUp(srv.URL, "Ann@Example.com ", testPassword)
+			webtest.WantStatus(t, c.Get(srv.URL+"/"), http.StatusOK)
+			c.SignUp(srv.URL, "Ann@Example.com ", webtest.Password)
 			if got := c.SignedInAs(srv.URL); got != "ann@example.com" {
 				t.Fatalf("after signup: signed in as %q, want ann@example.com", got)
 			}
 			res := c.Post(srv.URL+"/logout", nil)
-			wantRedirect(t, res, "/")
+			webtest.WantRedirect(t, res, "/")
 			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge >= 0 {
 				t.Fatalf("logout: session cookie not expired: %v", ck)
 			}
 			if got := c.SignedInAs(srv.URL); got != "" {
 				t.Fatalf("after logout: signed in as %q", got)
 			}
-			c.LogIn(srv.URL, "ann@example.com", testPassword, false)
+			c.LogIn(srv.URL, "ann@example.com", webtest.Password, false)
 			if got := c.SignedInAs(srv.URL); got != "ann@example.com" {
 				t.Fatalf("after login: signed in as %q", got)
 			}
@@ -55,24 +57,24 @@ func TestSignupInvalid(t *testing.T) {
 		field    string // the field whose error is shown
 		contains string // part of the message
 	}{
-		{"empty email", "", testPassword, "email", "Enter your email"},
-		{"bad email", "not-an-email", testPassword, "email", "valid email"},
-		{"display name", "Ann <ann@example.com>", testPassword, "email", "valid email"},
+		{"empty email", "", webtest.Password, "email", "Enter your email"},
+		{"bad email", "not-an-email", webtest.Password, "email", "valid email"},
+		{"display name", "Ann <ann@example.com>", webtest.Password, "email", "valid email"},
 		{"short password", "bob@example.com", "short1", "password", "at least 8"},
 		{"common password", "bob@example.com", "iloveyou", "password", "too common"},
 		{"password is email", "longname@example.com", "LongName@Example.com", "password", "must not be your email"},
 		{"password over 256", "bob@example.com", long, "password", "at most 256"},
-		{"taken email", "Taken@Example.com", testPassword, "email", "already exists"},
+		{"taken email", "Taken@Example.com", webtest.Password, "email", "already exists"},
 	}
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
-			newClient(t).SignUp(srv.URL, "taken@example.com", testPassword)
+			webtest.NewClient(t).SignUp(srv.URL, "taken@example.com", webtest.Password)
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					c := newClient(t)
+					c := webtest.NewClient(t)
 					res := c.Post(srv.URL+"/signup", url.Values{"email": {tt.email}, "password": {tt.password}})
-					wantStatus(t, res, http.StatusUnprocessableEntity)
+					webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 					doc := res.Doc(t)
 					if got := doc.Find("#" + tt.field + "-error").Text(); !strings.Contains(got, tt.contains) {
 						t.Errorf("#%s-error = %q, want it to contain %q", tt.field, got, tt.contains)
@@ -101,7 +103,7 @@ func TestSignupInvalid(t *testing.T) {
 				})
 			}
 			// The taken email's account is untouched by the failed attempt.
-			newClient(t).LogIn(srv.URL, "taken@example.com", testPassword, false)
+			webtest.NewClient(t).LogIn(srv.URL, "taken@example.com", webtest.Password, false)
 		})
 	}
 }
@@ -114,12 +116,12 @@ func TestLoginWrongCredentials(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			sh := newShared(t, store)
 			srv := newInstance(t, sh, options{})
-			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
+			webtest.NewClient(t).SignUp(srv.URL, "ann@example.com", webtest.Password)
 
 			form := url.Values{"email": {"ann@example.com"}, "password": {"wrong password entirely"}}
-			c := newClient(t)
+			c := webtest.NewClient(t)
 			wrong := c.Post(srv.URL+"/login", form)
-			wantStatus(t, wrong, http.StatusUnprocessableEntity)
+			webtest.WantStatus(t, wrong, http.StatusUnprocessableEntity)
 			doc := wrong.Doc(t)
 			if got := strings.TrimSpace(doc.Find(`.alert-error[role="alert"]`).Text()); got != "Invalid email or password." {
 				t.Errorf("form message = %q, want %q", got, "Invalid email or password.")
@@ -136,7 +138,7 @@ func TestLoginWrongCredentials(t *testing.T) {
 			if err := sh.db.DeleteUser(t.Context(), sh.userID(t, "ann@example.com")); err != nil {
 				t.Fatal(err)
 			}
-			unknown := newClient(t).Post(srv.URL+"/login", form)
+			unknown := webtest.NewClient(t).Post(srv.URL+"/login", form)
 			if unknown.StatusCode != wrong.StatusCode {
 				t.Errorf("unknown email: got status %d, wrong password %d", unknown.StatusCode, wrong.StatusCode)
 			}
@@ -194,18 +196,18 @@ func TestLoginNext(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
-			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
+			webtest.NewClient(t).SignUp(srv.URL, "ann@example.com", webtest.Password)
 
-			anon := newClient(t)
-			wantRedirect(t, anon.Get(srv.URL+"/account"), "/login?next=%2Faccount")
-			wantRedirect(t, anon.Get(srv.URL+"/account/sessions"), "/login?next=%2Faccount%2Fsessions")
+			anon := webtest.NewClient(t)
+			webtest.WantRedirect(t, anon.Get(srv.URL+"/account"), "/login?next=%2Faccount")
+			webtest.WantRedirect(t, anon.Get(srv.URL+"/account/sessions"), "/login?next=%2Faccount%2Fsessions")
 
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					// The login page carries a safe next into its form, and
 					// drops an unsafe one.
-					page := newClient(t).Get(srv.URL + "/login?next=" + url.QueryEscape(tt.next))
-					wantStatus(t, page, http.StatusOK)
+					page := webtest.NewClient(t).Get(srv.URL + "/login?next=" + url.QueryEscape(tt.next))
+					webtest.WantStatus(t, page, http.StatusOK)
 					hidden := page.Doc(t).Find(`form[action="/login"] input[type="hidden"][name="next"]`)
 					if tt.want == "/account" && tt.next != "/account" {
 						if hidden.Length() != 0 {
@@ -215,11 +217,11 @@ func TestLoginNext(t *testing.T) {
 						t.Errorf("login page next = %q, want %q", got, tt.next)
 					}
 
-					c := newClient(t)
+					c := webtest.NewClient(t)
 					res := c.Post(srv.URL+"/login", url.Values{
-						"email": {"ann@example.com"}, "password": {testPassword}, "next": {tt.next},
+						"email": {"ann@example.com"}, "password": {webtest.Password}, "next": {tt.next},
 					})
-					wantRedirect(t, res, tt.want)
+					webtest.WantRedirect(t, res, tt.want)
 				})
 			}
 		})
@@ -232,18 +234,18 @@ func TestPagesForSignedInVisitors(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
-			c := newClient(t)
-			c.SignUp(srv.URL, "ann@example.com", testPassword)
-			wantRedirect(t, c.Get(srv.URL+"/login"), "/account")
-			wantRedirect(t, c.Get(srv.URL+"/login?next=%2Faccount%2Fsessions"), "/account/sessions")
-			wantRedirect(t, c.Get(srv.URL+"/login?next=%2F%2Fevil.com"), "/account")
-			wantRedirect(t, c.Get(srv.URL+"/signup"), "/account")
+			c := webtest.NewClient(t)
+			c.SignUp(srv.URL, "ann@example.com", webtest.Password)
+			webtest.WantRedirect(t, c.Get(srv.URL+"/login"), "/account")
+			webtest.WantRedirect(t, c.Get(srv.URL+"/login?next=%2Faccount%2Fsessions"), "/account/sessions")
+			webtest.WantRedirect(t, c.Get(srv.URL+"/login?next=%2F%2Fevil.com"), "/account")
+			webtest.WantRedirect(t, c.Get(srv.URL+"/signup"), "/account")
 			home := c.Get(srv.URL + "/")
-			wantStatus(t, home, http.StatusOK)
+			webtest.WantStatus(t, home, http.StatusOK)
 			if n := home.Doc(t).Find(`nav form[method="post"][action="/logout"] button`).Length(); n != 1 {
 				t.Errorf("home page for a signed-in user: got %d log-out buttons, want 1", n)
 			}
-			anonHome := newClient(t).Get(srv.URL + "/").Doc(t)
+			anonHome := webtest.NewClient(t).Get(srv.URL + "/").Doc(t)
 			if n := anonHome.Find(`nav form[action="/logout"]`).Length(); n != 0 {
 				t.Errorf("home page for an anonymous visitor shows a log-out form")
 			}

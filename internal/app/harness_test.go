@@ -15,11 +15,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/sessionlogin/sessionlogin/internal/app"
 	"github.com/sessionlogin/sessionlogin/internal/auth"
-	"github.com/sessionlogin/sessionlogin/internal/memstate"
-	"github.com/sessionlogin/sessionlogin/internal/metrics"
-	"github.com/sessionlogin/sessionlogin/internal/redisstate"
+	"github.com/sessionlogin/sessionlogin/internal/server"
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
@@ -33,17 +30,14 @@ var testParams = auth.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, Sa
 // stores lists the session back-ends every behaviour is tested on.
 var stores = []string{"memory", "redis"}
 
-// shared is state that several app instances share: one database and, for
-// Redis, one Redis prefix; for memory, one in-process state (as if the
+// shared is state that several app instances share: one database and one
+// session state (a Redis key prefix, or one in-process state, as if the
 // instances were one process).
 type shared struct {
-	store    string
-	db       *storage.DB
-	pool     *redis.Pool
-	prefix   string
-	memory   *memstate.SessionBackend
-	registry *memstate.Registry
-	counter  *memstate.Counter
+	store  string
+	db     *storage.DB
+	state  *server.State
+	prefix string // the Redis key prefix, for "redis"
 }
 
 // options tune a test instance.
@@ -54,7 +48,9 @@ type options struct {
 	maxFailures      int
 	window           time.Duration
 	trustedProxies   string
-	logs             io.Writer
+	// metricsAllow is METRICS_ALLOW; empty means loopback, as in cmd/web.
+	metricsAllow string
+	logs         io.Writer
 	// params overrides testParams (the timing test needs the real cost).
 	params *auth.Argon2Params
 	// touchInterval is auth.SessionConfig.TouchInterval; 1ns makes every
@@ -81,6 +77,9 @@ func (o *options) defaults() {
 	if o.window == 0 {
 		o.window = 15 * time.Minute
 	}
+	if o.metricsAllow == "" {
+		o.metricsAllow = "127.0.0.0/8,::1/128"
+	}
 	if o.logs == nil {
 		o.logs = io.Discard
 	}
@@ -89,8 +88,8 @@ func (o *options) defaults() {
 	}
 }
 
-// newShared opens a fresh SQLite database and, for "redis", a fresh key
-// prefix on TEST_REDIS_URL.
+// newShared opens a fresh SQLite database and the session state: for
+// "redis", a fresh key prefix on TEST_REDIS_URL.
 func newShared(t testing.TB, store string) *shared {
 	t.Helper()
 	db, err := storage.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "app.db"))
@@ -98,24 +97,17 @@ func newShared(t testing.TB, store string) *shared {
 		t.Fatalf("open database: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := &shared{store: store, db: db}
-	switch store {
-	case "redis":
-		u := testenv.RedisURL(t)
-		pool, err := redisstate.NewPool(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pool.Close() })
-		s.pool = pool
-		s.prefix = testenv.RedisPrefix(t, u)
-	default:
-		s.memory = memstate.NewSessionBackend()
-		t.Cleanup(s.memory.Close)
-		s.registry = memstate.NewRegistry()
-		s.counter = memstate.NewCounter(1000)
+	cfg := server.Config{SessionStore: store}
+	if store == "redis" {
+		cfg.RedisURL = testenv.RedisURL(t)
+		cfg.RedisKeyPrefix = testenv.RedisPrefix(t, cfg.RedisURL)
 	}
-	return s
+	state, err := server.OpenState(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open %s state: %v", store, err)
+	}
+	t.Cleanup(state.Close)
+	return &shared{store: store, db: db, state: state, prefix: cfg.RedisKeyPrefix}
 }
 
 // instance is one running app over shared state.
@@ -125,74 +117,56 @@ type instance struct {
 	Auth     *auth.Service
 }
 
-// newInstance starts an app over sh, as cmd/web wires it.
+// newInstance starts an app over sh, built by server.New as cmd/web builds
+// it.
 func newInstance(t testing.TB, sh *shared, o options) *instance {
 	t.Helper()
 	o.defaults()
-	var (
-		backend  sessionstore.Backend
-		registry auth.Registry
-		counter  auth.Counter
-	)
-	if sh.store == "redis" {
-		backend = redisstate.NewSessionBackend(sh.pool, sh.prefix)
-		registry = redisstate.NewRegistry(sh.pool, sh.prefix)
-		counter = redisstate.NewCounter(sh.pool, sh.prefix)
-	} else {
-		backend, registry, counter = sh.memory, sh.registry, sh.counter
-	}
+	state := sh.state
 	if o.wrapBackend != nil {
-		backend = o.wrapBackend(backend)
+		wrapped := *state
+		wrapped.Backend = o.wrapBackend(state.Backend)
+		state = &wrapped
 	}
-	m := metrics.New()
 	logger := slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store := sessionstore.New(backend, o.idle, m)
-	audit := auth.Auditors{auth.NewAuditLog(logger), m}
-	svc, err := auth.NewService(sh.db, auth.NewHasher(*o.params),
-		auth.NewThrottle(counter, auth.ThrottleConfig{MaxFailures: o.maxFailures, Window: o.window}), audit)
+	svc, err := server.New(context.Background(), server.Config{
+		CookieName:         "sid",
+		CookieSecure:       true,
+		IdleTimeout:        o.idle,
+		Lifetime:           o.lifetime,
+		RememberLifetime:   o.rememberLifetime,
+		TouchInterval:      o.touchInterval,
+		LoginMaxFailures:   o.maxFailures,
+		LoginFailureWindow: o.window,
+		Argon2:             *o.params,
+		TrustedProxies:     prefixes(o.trustedProxies),
+		MetricsAllow:       prefixes(o.metricsAllow),
+		DB:                 sh.db,
+		State:              state,
+	}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := auth.NewSessions(store, registry, audit, auth.SessionConfig{
-		CookieName: "sid", Secure: true, Lifetime: o.lifetime, RememberLifetime: o.rememberLifetime,
-		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval,
-	})
-	var proxies []netip.Prefix
-	for _, p := range strings.Split(o.trustedProxies, ",") {
-		if p != "" {
-			proxies = append(proxies, netip.MustParsePrefix(p))
-		}
-	}
-	h, err := app.New(app.Config{
-		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, TrustedProxies: proxies,
-		SecureCookies: true,
-		Checks:        []app.Check{{Name: "database", Ping: sh.db.Ping}, {Name: "session store", Ping: store.Ping}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
+	t.Cleanup(svc.Close)
+	srv := httptest.NewServer(svc.Handler)
 	t.Cleanup(srv.Close)
-	return &instance{Server: srv, Sessions: sessions, Auth: svc}
+	return &instance{Server: srv, Sessions: svc.Sessions, Auth: svc.Auth}
 }
 
-// The HTTP client and assertions are shared with cmd/web's tests.
-type (
-	client   = webtest.Client
-	response = webtest.Response
-)
-
-var (
-	newClient    = webtest.NewClient
-	wantStatus   = webtest.WantStatus
-	wantRedirect = webtest.WantRedirect
-)
-
-const testPassword = webtest.Password
+// prefixes parses a comma-separated list of CIDRs.
+func prefixes(list string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range strings.Split(list, ",") {
+		if p != "" {
+			out = append(out, netip.MustParsePrefix(p))
+		}
+	}
+	return out
+}
 
 // withToken returns a fresh client holding only the session token, as a
 // thief replaying a stolen cookie would.
-func withToken(t *testing.T, token string) *client {
+func withToken(t *testing.T, token string) *webtest.Client {
 	return webtest.WithToken(t, "sid", token)
 }
 
@@ -209,7 +183,7 @@ func (sh *shared) sessionStored(t *testing.T, token string) bool {
 	t.Helper()
 	key := storeKey(token)
 	if sh.store == "redis" {
-		conn := sh.pool.Get()
+		conn := sh.state.Pool.Get()
 		defer conn.Close()
 		n, err := redis.Int(conn.Do("EXISTS", sh.prefix+"s:"+key))
 		if err != nil {
@@ -217,7 +191,7 @@ func (sh *shared) sessionStored(t *testing.T, token string) bool {
 		}
 		return n == 1
 	}
-	found, err := sh.memory.Exists(context.Background(), key)
+	found, err := sh.state.Backend.Exists(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,5 +207,3 @@ func (sh *shared) userID(t *testing.T, email string) int64 {
 	}
 	return u.ID
 }
-
-type syncBuffer = webtest.SyncBuffer

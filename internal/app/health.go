@@ -54,14 +54,36 @@ func (app *application) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(b.String()))
 }
 
-// staticFiles serves ui/static under /static/.
-func staticFiles() http.Handler {
+// metricsView serves the Prometheus metrics to clients inside
+// METRICS_ALLOW; to anyone else /metrics does not exist. The counters
+// describe every login on the site, which is no one else's business.
+func (app *application) metricsView(notFound http.Handler) http.Handler {
+	metrics := app.metrics.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !inPrefixes(clientAddrFrom(r.Context()), app.metricsOK) {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		metrics.ServeHTTP(w, r)
+	})
+}
+
+// staticFiles serves the files of ui/static under /static/. Directories
+// (and anything missing) get notFound: no listings of what is there.
+func staticFiles(notFound http.Handler) http.Handler {
 	sub, err := fs.Sub(ui.Files, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	files := http.StripPrefix("/static/", http.FileServerFS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// fs.Stat refuses "", "..", and trailing slashes as invalid names.
+		fi, err := fs.Stat(sub, strings.TrimPrefix(r.URL.Path, "/static/"))
+		if err != nil || fi.IsDir() {
+			notFound.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // watchedBackend reports what reaches the session back-end for one key.
@@ -74,7 +75,7 @@ func TestLogoutDuringSlowRequest(t *testing.T) {
 				{"refused change", url.Values{"current_password": {"not my password"}, "new_password": {newPassword}}, http.StatusUnprocessableEntity},
 				// The request renews the token: the session must not come
 				// back under the new one either.
-				{"password changed", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}, http.StatusSeeOther},
+				{"password changed", url.Values{"current_password": {webtest.Password}, "new_password": {newPassword}}, http.StatusSeeOther},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					sh := newShared(t, store)
@@ -86,8 +87,8 @@ func TestLogoutDuringSlowRequest(t *testing.T) {
 							return watched
 						},
 					})
-					c := newClient(t)
-					c.SignUp(srv.URL, "ann@example.com", testPassword)
+					c := webtest.NewClient(t)
+					c.SignUp(srv.URL, "ann@example.com", webtest.Password)
 					token := c.Cookie("sid")
 					watched.watch(storeKey(token))
 
@@ -128,7 +129,7 @@ func TestLogoutDuringSlowRequest(t *testing.T) {
 					}
 
 					// Meanwhile the user logs out, from another tab or device.
-					wantRedirect(t, withToken(t, token).Post(srv.URL+"/logout", nil), "/")
+					webtest.WantRedirect(t, withToken(t, token).Post(srv.URL+"/logout", nil), "/")
 
 					if _, err := io.WriteString(pw, body[len(body)/2:]); err != nil {
 						t.Fatal(err)
@@ -168,8 +169,8 @@ func TestLogoutDuringSlowRequest(t *testing.T) {
 					}
 					// Only a fresh login is listed: nothing of the logged-out
 					// session lingers in the registry.
-					fresh := newClient(t)
-					password := testPassword
+					fresh := webtest.NewClient(t)
+					password := webtest.Password
 					if tt.status == http.StatusSeeOther {
 						password = newPassword
 					}

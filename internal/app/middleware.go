@@ -3,16 +3,15 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
-	"strconv"
-	"sync/atomic"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -25,6 +24,7 @@ type contextKey int
 const (
 	userContextKey contextKey = iota
 	requestIDContextKey
+	clientIPContextKey
 )
 
 // maxFormBytes caps request bodies: every form here is a few hundred bytes.
@@ -49,20 +49,12 @@ func (app *application) recoverPanic(next http.Handler) http.Handler {
 	})
 }
 
-// requestIDs are a random per-process prefix and a counter: unique, cheap,
-// and never taken from the client (a client-chosen id could forge log lines).
-var (
-	requestIDPrefix = func() string {
-		b := make([]byte, 4)
-		_, _ = rand.Read(b)
-		return hex.EncodeToString(b)
-	}()
-	requestIDCounter atomic.Uint64
-)
-
+// requestID gives each request a random id (never taken from the client,
+// whose id could forge log lines; never a counter, which would tell anyone
+// reading X-Request-Id how much traffic the site has).
 func (app *application) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := requestIDPrefix + "-" + strconv.FormatUint(requestIDCounter.Add(1), 10)
+		id := rand.Text()[:16] // 80 random bits: unique enough for log lines
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDContextKey, id)))
 	})
@@ -73,37 +65,126 @@ func requestIDFrom(ctx context.Context) string {
 	return id
 }
 
-// clientIP believes X-Forwarded-For only from TRUSTED_PROXIES (taking the
-// right-most address that is not a trusted proxy); otherwise the client is
-// the socket's peer. chi's RealIP would believe any client.
-func (app *application) clientIP() func(http.Handler) http.Handler {
-	if len(app.proxies) == 0 {
-		return middleware.ClientIPFromRemoteAddr
+// clientIP decides, once per request, which address is the client: the
+// socket's peer, or, when the peer is one of TRUSTED_PROXIES, the
+// right-most X-Forwarded-For entry that is not itself a trusted proxy.
+// chi's RealIP would believe any client, and chi's ClientIPFromXFF drops
+// entries with a port ("198.51.100.9:5555", "[2001:db8::1]:443"), which
+// some proxies send; both forms are accepted here.
+func (app *application) clientIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), app.proxies)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPContextKey, ip)))
+	})
+}
+
+// clientAddr returns the client's address for a request from remoteAddr
+// carrying the X-Forwarded-For header values xff. An entry that does not
+// parse stops the walk: what lies left of it cannot be trusted, so the
+// client is then the last trusted hop (at worst the proxy itself).
+func clientAddr(remoteAddr string, xff []string, trusted []netip.Prefix) netip.Addr {
+	client, ok := parseAddr(remoteAddr)
+	if !ok || !inPrefixes(client, trusted) {
+		return client
 	}
-	return middleware.ClientIPFromXFF(app.proxies...)
+	for i := len(xff) - 1; i >= 0; i-- {
+		entries := strings.Split(xff[i], ",")
+		for j := len(entries) - 1; j >= 0; j-- {
+			addr, ok := parseAddr(entries[j])
+			if !ok {
+				return client
+			}
+			client = addr
+			if !inPrefixes(addr, trusted) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+// parseAddr parses an address as found in RemoteAddr or X-Forwarded-For:
+// "198.51.100.9", "198.51.100.9:5555", "2001:db8::1", "[2001:db8::1]" or
+// "[2001:db8::1]:443". IPv4-mapped IPv6 addresses become IPv4 and zones are
+// dropped, so that one client always has one key.
+func parseAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		switch {
+		case perr == nil:
+			addr = ap.Addr()
+		case len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']':
+			if addr, err = netip.ParseAddr(s[1 : len(s)-1]); err != nil {
+				return netip.Addr{}, false
+			}
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	return addr.Unmap().WithZone(""), true
+}
+
+func inPrefixes(addr netip.Addr, prefixes []netip.Prefix) bool {
+	for _, p := range prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddrFrom returns the client address clientIP decided; the zero
+// Addr if the peer address did not parse (never the case with net/http).
+func clientAddrFrom(ctx context.Context) netip.Addr {
+	ip, _ := ctx.Value(clientIPContextKey).(netip.Addr)
+	return ip
 }
 
 // client describes the request's origin for auth: IP and user agent.
 func (app *application) client(r *http.Request) auth.Client {
-	ip := middleware.GetClientIP(r.Context())
-	if ip == "" {
-		// chi found no usable address (an unparsable X-Forwarded-For from
-		// a trusted proxy): fall back to the peer, without its port, which
-		// changes per connection and would give each one its own budget.
-		ip = r.RemoteAddr
-		if host, _, err := net.SplitHostPort(ip); err == nil {
-			ip = host
-		}
+	ip := ""
+	if addr := clientAddrFrom(r.Context()); addr.IsValid() {
+		ip = addr.String()
 	}
-	ua := r.UserAgent()
-	if len(ua) > 512 {
-		ua = ua[:512]
-	}
-	return auth.Client{IP: ip, UserAgent: ua}
+	return auth.Client{IP: ip, UserAgent: truncate(r.UserAgent(), maxUserAgent)}
 }
 
-// logRequest logs one line per request (never cookies, tokens or bodies)
-// and records the request metrics by chi route pattern.
+// Values a client chooses are cut to these lengths before they are logged
+// or stored: a request may carry kilobytes in each, and log lines (and the
+// session list, for the user agent) would grow with them.
+const (
+	maxLoggedValue = 256
+	maxUserAgent   = 512
+)
+
+// truncate cuts s to at most n bytes, at a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// metricsMethod is the method label of the request metrics: one of a fixed
+// set, because any token is a valid method for net/http, and a label value
+// per method a client invents would grow memory without bound.
+func metricsMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+		return m
+	}
+	return "OTHER"
+}
+
+// logRequest logs one line per request (never cookies, tokens or bodies;
+// client-chosen values truncated) and records the request metrics by chi
+// route pattern, labels taken from fixed sets only.
 func (app *application) logRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -114,15 +195,16 @@ func (app *application) logRequest(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		// The pattern is one of the routes in routes.go, never the raw path.
 		route := "unmatched"
 		if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
 			route = rctx.RoutePattern()
 		}
-		app.metrics.ObserveRequest(route, r.Method, status, d)
+		app.metrics.ObserveRequest(route, metricsMethod(r.Method), status, d)
 		app.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method),
+			slog.String("method", truncate(r.Method, maxLoggedValue)),
 			slog.String("route", route),
-			slog.String("path", r.URL.Path),
+			slog.String("path", truncate(r.URL.Path, maxLoggedValue)),
 			slog.Int("status", status),
 			slog.Duration("duration", d),
 			slog.String("request_id", requestIDFrom(r.Context())))
@@ -159,18 +241,22 @@ func (app *application) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		app.log.LogAttrs(r.Context(), slog.LevelWarn, "cross-origin request refused",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.String("origin", r.Header.Get("Origin")), slog.String("request_id", requestIDFrom(r.Context())))
+			slog.String("method", truncate(r.Method, maxLoggedValue)),
+			slog.String("path", truncate(r.URL.Path, maxLoggedValue)),
+			slog.String("origin", truncate(r.Header.Get("Origin"), maxLoggedValue)),
+			slog.String("request_id", requestIDFrom(r.Context())))
 		app.errorPage(w, r, http.StatusForbidden)
 	}))
 	return cop.Handler(next)
 }
 
-// guardWriter sits under SCS's LoadAndSave. When saving the session fails,
-// SCS hands the error to sessionError with this writer, which writes a 503
-// page; the handler's own response, written after, must then be dropped.
+// guardWriter sits under SCS's LoadAndSave. When loading or saving the
+// session fails, SCS hands the error to this writer (an
+// auth.StoreErrorWriter), which writes a 503 page; the handler's own
+// response, written after a failed save, must then be dropped.
 type guardWriter struct {
 	http.ResponseWriter
+	app    *application
 	failed bool
 }
 
@@ -189,30 +275,35 @@ func (g *guardWriter) Write(b []byte) (int, error) {
 
 func (g *guardWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
-// loadSession is SCS's LoadAndSave, with store failures answered by a 503
-// page instead of SCS's bare 500.
-func (app *application) loadSession(next http.Handler) http.Handler {
-	h := app.sessions.LoadAndSave(next, app.sessionError)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&guardWriter{ResponseWriter: w}, r)
-	})
-}
-
-func (app *application) sessionError(w http.ResponseWriter, r *http.Request, err error) {
-	app.logError(r, fmt.Errorf("session store: %w", err))
+// StoreError answers a session store failure with the 503 page instead of
+// SCS's bare 500.
+func (g *guardWriter) StoreError(r *http.Request, err error) {
+	g.app.logError(r, fmt.Errorf("session store: %w", err))
 	// Headers the handler set for its own response (a redirect's Location,
 	// the session cookie) must not ride on the error page.
-	w.Header().Del("Location")
-	w.Header().Del("Set-Cookie")
-	w.Header().Set("Retry-After", "5")
-	app.errorPage(w, r, http.StatusServiceUnavailable)
-	if g, ok := w.(*guardWriter); ok {
-		g.failed = true
-	}
+	h := g.Header()
+	h.Del("Location")
+	h.Del("Set-Cookie")
+	h.Set("Retry-After", "5")
+	g.app.errorPage(g, r, http.StatusServiceUnavailable)
+	g.failed = true
+}
+
+// loadSession is SCS's LoadAndSave, with store failures answered by the
+// guardWriter.
+func (app *application) loadSession(next http.Handler) http.Handler {
+	h := app.sessions.LoadAndSave(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&guardWriter{ResponseWriter: w, app: app}, r)
+	})
 }
 
 // authenticate loads the signed-in user, if any, for this request. A
 // session whose user no longer exists is ended.
+//
+// Every response to a signed-in user is marked no-store: it may show
+// account data (the home page names the user), and a shared or back-button
+// cache must not keep it.
 func (app *application) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		uid, ok := app.sessions.UserID(r.Context())
@@ -220,6 +311,7 @@ func (app *application) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		w.Header().Set("Cache-Control", "no-store")
 		user, err := app.auth.User(r.Context(), uid)
 		switch {
 		case errors.Is(err, auth.ErrUserNotFound):

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,23 +87,12 @@ func parseTemplates() (map[string]*template.Template, error) {
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // render executes page into a buffer first: a template error then becomes a
-// clean 500 page, never half a page behind a 200. Pages whose data a
-// pageKey captures are served from the page cache.
+// clean 500 page, never half a page behind a 200.
 func (app *application) render(w http.ResponseWriter, r *http.Request, status int, page string, data templateData) {
 	t, ok := app.templates[page]
 	if !ok {
 		app.serverError(w, r, fmt.Errorf("no template %q", page))
 		return
-	}
-	// Error pages are not kept: their paths are whatever a client sends,
-	// and would churn the cache.
-	key, cacheable := newPageKey(t, data)
-	cacheable = cacheable && status < http.StatusBadRequest
-	if cacheable {
-		if b, hit := app.pages.get(key); hit {
-			writePage(w, status, b)
-			return
-		}
 	}
 	buf := bufferPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -120,9 +108,6 @@ func (app *application) render(w http.ResponseWriter, r *http.Request, status in
 		app.serverError(w, r, fmt.Errorf("render %s: %w", page, err))
 		return
 	}
-	if cacheable {
-		app.pages.put(key, bytes.Clone(buf.Bytes()))
-	}
 	writePage(w, status, buf.Bytes())
 }
 
@@ -135,83 +120,4 @@ func writePage(w http.ResponseWriter, status int, page []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(status)
 	_, _ = w.Write(page)
-}
-
-// A rendered page is a pure function of its template and its templateData:
-// templates and their funcs read nothing else (no clock, no request). Most
-// pages are shown with data that repeats (a user's account page, the empty
-// login form), and executing html/template is most of the CPU of such a
-// page view, so those pages are rendered once and copied out afterwards.
-//
-// pageKey holds everything a page's output depends on. newPageKey declines
-// data it cannot capture whole: forms with errors, the session list (its
-// "3 minutes ago" changes by itself), and any templateData field added
-// later that it does not know of.
-type pageKey struct {
-	tmpl     *template.Template
-	path     string
-	user     auth.User
-	signedIn bool
-	year     int
-	notice   string
-	forms    [3]string // Form, PasswordForm, DeleteForm: encoded values, or "\x00" for nil
-	err      errorView
-}
-
-func newPageKey(t *template.Template, d templateData) (pageKey, bool) {
-	k := pageKey{tmpl: t, path: d.Path, year: d.Year, notice: d.Notice, err: d.Error}
-	if d.User != nil {
-		k.user, k.signedIn = *d.User, true
-	}
-	for i, f := range [3]*form{d.Form, d.PasswordForm, d.DeleteForm} {
-		switch {
-		case f == nil:
-			k.forms[i] = "\x00"
-		case len(f.FieldErrors) > 0 || f.Message != "" || len(f.order) > 0:
-			return pageKey{}, false
-		default:
-			k.forms[i] = f.values.Encode()
-		}
-	}
-	rest := d
-	rest.Path, rest.User, rest.Year, rest.Notice, rest.Error = "", nil, 0, "", errorView{}
-	rest.Form, rest.PasswordForm, rest.DeleteForm = nil, nil, nil
-	if !reflect.ValueOf(rest).IsZero() { // Sessions, or a field the key lacks
-		return pageKey{}, false
-	}
-	return k, true
-}
-
-// pageCacheSize bounds the page cache: a few MB of pages, enough for the
-// pages of every user active at once on a modest site. A full cache drops
-// an arbitrary page for each new one.
-const pageCacheSize = 1024
-
-// pageCache holds rendered pages; each application has its own.
-type pageCache struct {
-	mu sync.RWMutex
-	m  map[pageKey][]byte
-}
-
-func newPageCache() *pageCache {
-	return &pageCache{m: make(map[pageKey][]byte)}
-}
-
-func (c *pageCache) get(k pageKey) ([]byte, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	b, ok := c.m[k]
-	return b, ok
-}
-
-func (c *pageCache) put(k pageKey, b []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= pageCacheSize {
-		for old := range c.m { // map order is random enough for eviction
-			delete(c.m, old)
-			break
-		}
-	}
-	c.m[k] = b
 }

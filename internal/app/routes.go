@@ -21,18 +21,11 @@ func (app *application) routes() *chi.Mux {
 	//  - securityHeaders and limitBody apply to every response and request.
 	r.Use(app.recoverPanic)
 	r.Use(app.requestID)
-	r.Use(app.clientIP())
+	r.Use(app.clientIP)
 	r.Use(app.logRequest)
 	r.Use(securityHeaders)
 	r.Use(limitBody)
 	r.Use(middleware.GetHead) // HEAD works wherever GET does (load balancer probes)
-
-	// No session for these: they must answer while the store is down, and
-	// must not create sessions.
-	r.Get("/healthz", app.healthz)
-	r.Get("/readyz", app.readyz)
-	r.Method(http.MethodGet, "/metrics", app.metrics.Handler())
-	r.Handle("/static/*", staticFiles())
 
 	// Session chain:
 	//  - crossOrigin first: a forged cross-site POST is refused before it
@@ -40,8 +33,17 @@ func (app *application) routes() *chi.Mux {
 	//  - loadSession (SCS LoadAndSave) before authenticate, which reads the
 	//    user id from the loaded session.
 	session := chi.Chain(app.crossOrigin, app.loadSession, app.authenticate)
-	r.NotFound(session.HandlerFunc(app.notFound).ServeHTTP)
+	notFound := session.HandlerFunc(app.notFound)
+	r.NotFound(notFound.ServeHTTP)
 	r.MethodNotAllowed(session.HandlerFunc(app.methodNotAllowed).ServeHTTP)
+
+	// No session for these: they must answer while the store is down, and
+	// must not create sessions. /metrics outside METRICS_ALLOW and static
+	// directories answer the very 404 of an unknown address.
+	r.Get("/healthz", app.healthz)
+	r.Get("/readyz", app.readyz)
+	r.Method(http.MethodGet, "/metrics", app.metricsView(notFound))
+	r.Handle("/static/*", staticFiles(notFound))
 
 	r.Group(func(r chi.Router) {
 		r.Use(session...)

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // TestCrossOriginRefused checks that a state-changing request from another
@@ -26,27 +28,27 @@ func TestCrossOriginRefused(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
-			c := newClient(t)
-			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			c := webtest.NewClient(t)
+			c.SignUp(srv.URL, "ann@example.com", webtest.Password)
 			token := c.Cookie("sid")
 
 			for _, f := range foreign {
 				for _, req := range []struct {
 					path string
 					form url.Values
-					c    *client
+					c    *webtest.Client
 				}{
 					{"/logout", nil, c},
-					{"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}, c},
-					{"/account/delete", url.Values{"password": {testPassword}}, c},
+					{"/account/password", url.Values{"current_password": {webtest.Password}, "new_password": {newPassword}}, c},
+					{"/account/delete", url.Values{"password": {webtest.Password}}, c},
 					{"/account/sessions/revoke-others", nil, c},
 					// Login CSRF: signing the victim in to the attacker's account.
-					{"/login", url.Values{"email": {"ann@example.com"}, "password": {testPassword}}, newClient(t)},
-					{"/signup", url.Values{"email": {"new@example.com"}, "password": {testPassword}}, newClient(t)},
+					{"/login", url.Values{"email": {"ann@example.com"}, "password": {webtest.Password}}, webtest.NewClient(t)},
+					{"/signup", url.Values{"email": {"new@example.com"}, "password": {webtest.Password}}, webtest.NewClient(t)},
 				} {
 					t.Run(f.name+" "+req.path, func(t *testing.T) {
 						res := req.c.PostWith(srv.URL+req.path, req.form, f.header)
-						wantStatus(t, res, http.StatusForbidden)
+						webtest.WantStatus(t, res, http.StatusForbidden)
 						doc := res.Doc(t)
 						if doc.Find("main h1").Length() != 1 {
 							t.Errorf("403 is not the error page:\n%.400s", res.Body)
@@ -68,29 +70,29 @@ func TestCrossOriginRefused(t *testing.T) {
 			if got := c.SignedInAs(srv.URL); got != "ann@example.com" {
 				t.Fatalf("after refused requests: signed in as %q", got)
 			}
-			newClient(t).LogIn(srv.URL, "ann@example.com", testPassword, false)
-			res := newClient(t).Post(srv.URL+"/login", url.Values{"email": {"new@example.com"}, "password": {testPassword}})
-			wantStatus(t, res, http.StatusUnprocessableEntity)
+			webtest.NewClient(t).LogIn(srv.URL, "ann@example.com", webtest.Password, false)
+			res := webtest.NewClient(t).Post(srv.URL+"/login", url.Values{"email": {"new@example.com"}, "password": {webtest.Password}})
+			webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 
 			// A browser's own form posts carry Sec-Fetch-Site: same-origin
 			// (and an Origin matching the host).
 			origin := http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {srv.URL}}
-			res = c.PostWith(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}}, origin)
-			wantRedirect(t, res, "/account")
-			wantRedirect(t, c.PostWith(srv.URL+"/logout", nil, origin), "/")
+			res = c.PostWith(srv.URL+"/account/password", url.Values{"current_password": {webtest.Password}, "new_password": {newPassword}}, origin)
+			webtest.WantRedirect(t, res, "/account")
+			webtest.WantRedirect(t, c.PostWith(srv.URL+"/logout", nil, origin), "/")
 			if got := c.SignedInAs(srv.URL); got != "" {
 				t.Fatalf("same-origin logout: still signed in as %q", got)
 			}
 			// A user typing the address (Sec-Fetch-Site: none) is no attack either.
-			res = newClient(t).PostWith(srv.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {newPassword}},
+			res = webtest.NewClient(t).PostWith(srv.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {newPassword}},
 				http.Header{"Sec-Fetch-Site": {"none"}})
-			wantRedirect(t, res, "/account")
+			webtest.WantRedirect(t, res, "/account")
 		})
 	}
 }
 
 // wantSecurityHeaders checks the headers every response carries.
-func wantSecurityHeaders(t *testing.T, res *response) {
+func wantSecurityHeaders(t *testing.T, res *webtest.Response) {
 	t.Helper()
 	h := res.Header
 	csp := h.Get("Content-Security-Policy")
@@ -112,7 +114,7 @@ func wantSecurityHeaders(t *testing.T, res *response) {
 // status, the styled page, and the security headers.
 func TestErrorPages(t *testing.T) {
 	srv := newInstance(t, newShared(t, "memory"), options{})
-	c := newClient(t)
+	c := webtest.NewClient(t)
 	big := "email=a%40b.co&password=" + strings.Repeat("x", 70<<10)
 	tests := []struct {
 		name   string
@@ -134,7 +136,7 @@ func TestErrorPages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := c.Send(tt.method, srv.URL+tt.path, strings.NewReader(tt.body), tt.header)
-			wantStatus(t, res, tt.status)
+			webtest.WantStatus(t, res, tt.status)
 			wantSecurityHeaders(t, res)
 			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 				t.Errorf("Content-Type = %q, want HTML", ct)
@@ -168,7 +170,7 @@ func TestErrorPages(t *testing.T) {
 
 	t.Run("422 is the form page", func(t *testing.T) {
 		res := c.Post(srv.URL+"/login", url.Values{"email": {"a@b.co"}, "password": {"wrong password"}})
-		wantStatus(t, res, http.StatusUnprocessableEntity)
+		webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 		wantSecurityHeaders(t, res)
 		doc := res.Doc(t)
 		if doc.Find("main h1").Length() != 1 || doc.Find(`main form[action="/login"]`).Length() != 1 {
@@ -181,13 +183,13 @@ func TestErrorPages(t *testing.T) {
 // every kind: pages, redirects, probes, metrics, static files.
 func TestSecurityHeadersEverywhere(t *testing.T) {
 	srv := newInstance(t, newShared(t, "memory"), options{})
-	c := newClient(t)
-	signup := c.Post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
-	wantRedirect(t, signup, "/account")
-	for _, res := range []*response{
+	c := webtest.NewClient(t)
+	signup := c.Post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {webtest.Password}})
+	webtest.WantRedirect(t, signup, "/account")
+	for _, res := range []*webtest.Response{
 		signup,
-		newClient(t).Get(srv.URL + "/"),
-		newClient(t).Get(srv.URL + "/account"), // 303
+		webtest.NewClient(t).Get(srv.URL + "/"),
+		webtest.NewClient(t).Get(srv.URL + "/account"), // 303
 		c.Get(srv.URL + "/account"),
 		c.Get(srv.URL + "/account/sessions"),
 		c.Get(srv.URL + "/healthz"),
@@ -206,12 +208,12 @@ func TestProbes(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{})
-			c := newClient(t)
+			c := webtest.NewClient(t)
 
 			res := c.Get(srv.URL + "/healthz")
-			wantStatus(t, res, http.StatusOK)
+			webtest.WantStatus(t, res, http.StatusOK)
 			res = c.Get(srv.URL + "/readyz")
-			wantStatus(t, res, http.StatusOK)
+			webtest.WantStatus(t, res, http.StatusOK)
 			for _, want := range []string{"database: ok", "session store: ok"} {
 				if !strings.Contains(res.Body, want) {
 					t.Errorf("/readyz body %q lacks %q", res.Body, want)
@@ -222,18 +224,18 @@ func TestProbes(t *testing.T) {
 			}
 
 			// Some traffic, including a raw session id in a path.
-			c.SignUp(srv.URL, "ann@example.com", testPassword)
-			other := newClient(t)
-			other.LogIn(srv.URL, "ann@example.com", testPassword, false)
+			c.SignUp(srv.URL, "ann@example.com", webtest.Password)
+			other := webtest.NewClient(t)
+			other.LogIn(srv.URL, "ann@example.com", webtest.Password, false)
 			ids := listSessions(t, c, srv.URL).revoke
 			if len(ids) != 1 {
 				t.Fatalf("got %d revocable sessions, want 1", len(ids))
 			}
-			wantRedirect(t, c.Post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
+			webtest.WantRedirect(t, c.Post(srv.URL+"/account/sessions/"+ids[0]+"/revoke", nil), "/account/sessions")
 			c.Get(srv.URL + "/no/such/page")
 
 			res = c.Get(srv.URL + "/metrics")
-			wantStatus(t, res, http.StatusOK)
+			webtest.WantStatus(t, res, http.StatusOK)
 			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 				t.Errorf("/metrics Content-Type = %q, want the Prometheus text format", ct)
 			}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // TestSessionFixation checks that the token changes at every sign-in, so a
@@ -21,7 +23,7 @@ func TestSessionFixation(t *testing.T) {
 			t.Run("signup renews", func(t *testing.T) {
 				planted := "attacker-chosen-token-0123456789abcdefghijk"
 				victim := withToken(t, planted)
-				victim.SignUp(srv.URL, "victim1@example.com", testPassword)
+				victim.SignUp(srv.URL, "victim1@example.com", webtest.Password)
 				if got := victim.Cookie("sid"); got == "" || got == planted {
 					t.Fatalf("token after signup = %q, want a new one", got)
 				}
@@ -31,10 +33,10 @@ func TestSessionFixation(t *testing.T) {
 			})
 
 			t.Run("login renews a made-up token", func(t *testing.T) {
-				newClient(t).SignUp(srv.URL, "victim2@example.com", testPassword)
+				webtest.NewClient(t).SignUp(srv.URL, "victim2@example.com", webtest.Password)
 				planted := "attacker-chosen-token-abcdefghijk0123456789"
 				victim := withToken(t, planted)
-				victim.LogIn(srv.URL, "victim2@example.com", testPassword, false)
+				victim.LogIn(srv.URL, "victim2@example.com", webtest.Password, false)
 				if got := victim.Cookie("sid"); got == "" || got == planted {
 					t.Fatalf("token after login = %q, want a new one", got)
 				}
@@ -46,12 +48,12 @@ func TestSessionFixation(t *testing.T) {
 			t.Run("login renews a live token", func(t *testing.T) {
 				// The attacker plants the token of a real session of their
 				// own; the victim signs in over it.
-				attacker := newClient(t)
-				attacker.SignUp(srv.URL, "attacker@example.com", testPassword)
-				newClient(t).SignUp(srv.URL, "victim3@example.com", testPassword)
+				attacker := webtest.NewClient(t)
+				attacker.SignUp(srv.URL, "attacker@example.com", webtest.Password)
+				webtest.NewClient(t).SignUp(srv.URL, "victim3@example.com", webtest.Password)
 				planted := attacker.Cookie("sid")
 				victim := withToken(t, planted)
-				victim.LogIn(srv.URL, "victim3@example.com", testPassword, false)
+				victim.LogIn(srv.URL, "victim3@example.com", webtest.Password, false)
 				if got := victim.Cookie("sid"); got == planted {
 					t.Fatal("login kept the planted token")
 				}
@@ -64,10 +66,10 @@ func TestSessionFixation(t *testing.T) {
 			})
 
 			t.Run("login while signed in renews", func(t *testing.T) {
-				c := newClient(t)
-				c.SignUp(srv.URL, "victim4@example.com", testPassword)
+				c := webtest.NewClient(t)
+				c.SignUp(srv.URL, "victim4@example.com", webtest.Password)
 				before := c.Cookie("sid")
-				c.LogIn(srv.URL, "victim4@example.com", testPassword, false)
+				c.LogIn(srv.URL, "victim4@example.com", webtest.Password, false)
 				if c.Cookie("sid") == before {
 					t.Fatal("a second login kept the token")
 				}
@@ -86,15 +88,15 @@ func TestLogoutReplay(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			sh := newShared(t, store)
 			srv := newInstance(t, sh, options{})
-			c := newClient(t)
-			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			c := webtest.NewClient(t)
+			c.SignUp(srv.URL, "ann@example.com", webtest.Password)
 			token := c.Cookie("sid")
 			if !sh.sessionStored(t, token) {
 				t.Fatal("the session is not in the store after signup")
 			}
 
 			res := c.Post(srv.URL+"/logout", nil)
-			wantRedirect(t, res, "/")
+			webtest.WantRedirect(t, res, "/")
 			ck := res.Cookie("sid")
 			if ck == nil || ck.MaxAge >= 0 || ck.Value != "" {
 				t.Fatalf("logout Set-Cookie = %v, want sid expired (Max-Age=0) and empty", ck)
@@ -118,7 +120,7 @@ func TestLogoutReplay(t *testing.T) {
 				t.Errorf("showing the logged-out notice set a session cookie")
 			}
 			// Logging out anonymously is harmless.
-			wantRedirect(t, newClient(t).Post(srv.URL+"/logout", nil), "/")
+			webtest.WantRedirect(t, webtest.NewClient(t).Post(srv.URL+"/logout", nil), "/")
 		})
 	}
 }
@@ -130,18 +132,18 @@ func TestSessionCookieAttributes(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{rememberLifetime: remember})
-			signup := newClient(t)
-			res := signup.Post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
-			wantRedirect(t, res, "/account")
+			signup := webtest.NewClient(t)
+			res := signup.Post(srv.URL+"/signup", url.Values{"email": {"ann@example.com"}, "password": {webtest.Password}})
+			webtest.WantRedirect(t, res, "/account")
 
 			for _, tt := range []struct {
 				name     string
-				res      *response
+				res      *webtest.Response
 				remember bool
 			}{
 				{"signup", res, false},
-				{"login", newClient(t).LogIn(srv.URL, "ann@example.com", testPassword, false), false},
-				{"login remember", newClient(t).LogIn(srv.URL, "ann@example.com", testPassword, true), true},
+				{"login", webtest.NewClient(t).LogIn(srv.URL, "ann@example.com", webtest.Password, false), false},
+				{"login remember", webtest.NewClient(t).LogIn(srv.URL, "ann@example.com", webtest.Password, true), true},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					ck := tt.res.Cookie("sid")
@@ -191,9 +193,9 @@ func TestRememberedSessionIdles(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			srv := newInstance(t, newShared(t, store), options{idle: idle, lifetime: time.Second, rememberLifetime: time.Hour})
-			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
-			c := newClient(t)
-			c.LogIn(srv.URL, "ann@example.com", testPassword, true)
+			webtest.NewClient(t).SignUp(srv.URL, "ann@example.com", webtest.Password)
+			c := webtest.NewClient(t)
+			c.LogIn(srv.URL, "ann@example.com", webtest.Password, true)
 			// Used every 1.2 s: never idle for 2 s, and past the 1 s
 			// lifetime of a session without remember-me.
 			for range 2 {
@@ -219,10 +221,10 @@ func TestSessionLifetime(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			srv := newInstance(t, newShared(t, store), options{lifetime: lifetime})
-			c := newClient(t)
+			c := webtest.NewClient(t)
 			// The session's deadline is set during the signup request.
 			before := time.Now()
-			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			c.SignUp(srv.URL, "ann@example.com", webtest.Password)
 			after := time.Now()
 			for range 2 {
 				time.Sleep(600 * time.Millisecond)
@@ -247,10 +249,10 @@ type sessionList struct {
 	revoke  []string // the ids in the revoke forms' actions
 }
 
-func listSessions(t *testing.T, c *client, base string) sessionList {
+func listSessions(t *testing.T, c *webtest.Client, base string) sessionList {
 	t.Helper()
 	res := c.Get(base + "/account/sessions")
-	wantStatus(t, res, http.StatusOK)
+	webtest.WantStatus(t, res, http.StatusOK)
 	doc := res.Doc(t)
 	l := sessionList{
 		items:   doc.Find("ul.session-list li.session"),
@@ -276,14 +278,14 @@ func TestSessionRegistry(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			sh := newShared(t, store)
 			a, b := newInstance(t, sh, options{}), newInstance(t, sh, options{})
-			newClient(t).SignUp(a.URL, "ann@example.com", testPassword)
+			webtest.NewClient(t).SignUp(a.URL, "ann@example.com", webtest.Password)
 
-			first := newClient(t)
+			first := webtest.NewClient(t)
 			first.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
-			first.LogIn(a.URL, "ann@example.com", testPassword, false)
-			second := newClient(t)
+			first.LogIn(a.URL, "ann@example.com", webtest.Password, false)
+			second := webtest.NewClient(t)
 			second.Header.Set("User-Agent", "Mozilla/5.0 (iPhone) Safari/604.1")
-			second.LogIn(b.URL, "ann@example.com", testPassword, true)
+			second.LogIn(b.URL, "ann@example.com", webtest.Password, true)
 			if got := second.SignedInAs(a.URL); got != "ann@example.com" {
 				t.Fatalf("login through one instance, other instance: signed in as %q", got)
 			}
@@ -331,22 +333,22 @@ func TestSessionRegistry(t *testing.T) {
 
 			// A user cannot end another user's session, and an unknown id
 			// is not found.
-			other := newClient(t)
-			other.SignUp(b.URL, "bob@example.com", testPassword)
+			other := webtest.NewClient(t)
+			other.SignUp(b.URL, "bob@example.com", webtest.Password)
 			for _, id := range []string{secondID, "AAAAAAAAAAAAAAAA", storeKey(second.Cookie("sid"))} {
 				res := other.Post(a.URL+"/account/sessions/"+id+"/revoke", nil)
-				wantStatus(t, res, http.StatusNotFound)
+				webtest.WantStatus(t, res, http.StatusNotFound)
 				if res.Doc(t).Find("main h1").Length() != 1 {
 					t.Errorf("revoke %q: 404 is not the error page", id)
 				}
 			}
-			wantStatus(t, first.Post(a.URL+"/account/sessions/"+strings.Repeat("x", 16)+"/revoke", nil), http.StatusNotFound)
+			webtest.WantStatus(t, first.Post(a.URL+"/account/sessions/"+strings.Repeat("x", 16)+"/revoke", nil), http.StatusNotFound)
 			if got := second.SignedInAs(b.URL); got != "ann@example.com" {
 				t.Fatalf("after refused revocations the second session is signed in as %q", got)
 			}
 
 			// Ending the second session signs it out at once, on both instances.
-			wantRedirect(t, first.Post(a.URL+"/account/sessions/"+secondID+"/revoke", nil), "/account/sessions")
+			webtest.WantRedirect(t, first.Post(a.URL+"/account/sessions/"+secondID+"/revoke", nil), "/account/sessions")
 			if got := withToken(t, second.Cookie("sid")).SignedInAs(b.URL); got != "" {
 				t.Fatalf("revoked session on the other instance: signed in as %q", got)
 			}
@@ -357,14 +359,14 @@ func TestSessionRegistry(t *testing.T) {
 			if n := l.items.Length(); n != 2 {
 				t.Fatalf("after one revocation: %d sessions listed, want 2", n)
 			}
-			wantStatus(t, first.Post(a.URL+"/account/sessions/"+secondID+"/revoke", nil), http.StatusNotFound)
+			webtest.WantStatus(t, first.Post(a.URL+"/account/sessions/"+secondID+"/revoke", nil), http.StatusNotFound)
 
 			// Sign out all the others.
-			third, fourth := newClient(t), newClient(t)
-			third.LogIn(a.URL, "ann@example.com", testPassword, false)
-			fourth.LogIn(b.URL, "ann@example.com", testPassword, false)
-			wantRedirect(t, first.Post(a.URL+"/account/sessions/revoke-others", nil), "/account/sessions")
-			for name, c := range map[string]*client{"third": third, "fourth": fourth} {
+			third, fourth := webtest.NewClient(t), webtest.NewClient(t)
+			third.LogIn(a.URL, "ann@example.com", webtest.Password, false)
+			fourth.LogIn(b.URL, "ann@example.com", webtest.Password, false)
+			webtest.WantRedirect(t, first.Post(a.URL+"/account/sessions/revoke-others", nil), "/account/sessions")
+			for name, c := range map[string]*webtest.Client{"third": third, "fourth": fourth} {
 				if got := c.SignedInAs(b.URL); got != "" {
 					t.Errorf("%s session after revoke-others: signed in as %q", name, got)
 				}
@@ -392,10 +394,10 @@ func TestPasswordChange(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			sh := newShared(t, store)
 			a, b := newInstance(t, sh, options{}), newInstance(t, sh, options{})
-			c := newClient(t)
-			c.SignUp(a.URL, "ann@example.com", testPassword)
-			other := newClient(t)
-			other.LogIn(b.URL, "ann@example.com", testPassword, true)
+			c := webtest.NewClient(t)
+			c.SignUp(a.URL, "ann@example.com", webtest.Password)
+			other := webtest.NewClient(t)
+			other.LogIn(b.URL, "ann@example.com", webtest.Password, true)
 
 			for _, tt := range []struct {
 				name           string
@@ -404,13 +406,13 @@ func TestPasswordChange(t *testing.T) {
 			}{
 				{"wrong current", "not my password", newPassword, "current_password", "incorrect"},
 				{"missing current", "", newPassword, "current_password", "Enter your current password"},
-				{"common new", testPassword, "iloveyou", "new_password", "too common"},
-				{"short new", testPassword, "short", "new_password", "at least 8"},
-				{"new is email", testPassword, "ann@example.com", "new_password", "email"},
+				{"common new", webtest.Password, "iloveyou", "new_password", "too common"},
+				{"short new", webtest.Password, "short", "new_password", "at least 8"},
+				{"new is email", webtest.Password, "ann@example.com", "new_password", "email"},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					res := c.Post(a.URL+"/account/password", url.Values{"current_password": {tt.current}, "new_password": {tt.next}})
-					wantStatus(t, res, http.StatusUnprocessableEntity)
+					webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 					doc := res.Doc(t)
 					if got := doc.Find("#" + tt.field + "-error").Text(); !strings.Contains(got, tt.message) {
 						t.Errorf("#%s-error = %q, want it to contain %q", tt.field, got, tt.message)
@@ -430,8 +432,8 @@ func TestPasswordChange(t *testing.T) {
 			}
 
 			before := c.Cookie("sid")
-			res := c.Post(a.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {newPassword}})
-			wantRedirect(t, res, "/account")
+			res := c.Post(a.URL+"/account/password", url.Values{"current_password": {webtest.Password}, "new_password": {newPassword}})
+			webtest.WantRedirect(t, res, "/account")
 			after := c.Cookie("sid")
 			if after == "" || after == before {
 				t.Fatalf("token after a password change = %q, want a new one", after)
@@ -449,9 +451,9 @@ func TestPasswordChange(t *testing.T) {
 				t.Fatalf("after a password change: %d sessions (%d current), want only this one", l.items.Length(), l.current.Length())
 			}
 
-			res = newClient(t).Post(a.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
-			wantStatus(t, res, http.StatusUnprocessableEntity)
-			newClient(t).LogIn(b.URL, "ann@example.com", newPassword, false)
+			res = webtest.NewClient(t).Post(a.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {webtest.Password}})
+			webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
+			webtest.NewClient(t).LogIn(b.URL, "ann@example.com", newPassword, false)
 		})
 	}
 }
@@ -464,14 +466,14 @@ func TestPasswordChangeKeepsCookieKind(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{rememberLifetime: remember})
-			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
-			password := testPassword
+			webtest.NewClient(t).SignUp(srv.URL, "ann@example.com", webtest.Password)
+			password := webtest.Password
 			for _, remembered := range []bool{true, false} {
-				c := newClient(t)
+				c := webtest.NewClient(t)
 				c.LogIn(srv.URL, "ann@example.com", password, remembered)
 				next := password + " again"
 				res := c.Post(srv.URL+"/account/password", url.Values{"current_password": {password}, "new_password": {next}})
-				wantRedirect(t, res, "/account")
+				webtest.WantRedirect(t, res, "/account")
 				password = next
 				ck := res.Cookie("sid")
 				if ck == nil || ck.Value == "" {
@@ -499,14 +501,14 @@ func TestAccountDelete(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			sh := newShared(t, store)
 			a, b := newInstance(t, sh, options{}), newInstance(t, sh, options{})
-			c := newClient(t)
-			c.SignUp(a.URL, "ann@example.com", testPassword)
-			other := newClient(t)
-			other.LogIn(b.URL, "ann@example.com", testPassword, true)
+			c := webtest.NewClient(t)
+			c.SignUp(a.URL, "ann@example.com", webtest.Password)
+			other := webtest.NewClient(t)
+			other.LogIn(b.URL, "ann@example.com", webtest.Password, true)
 			tokens := []string{c.Cookie("sid"), other.Cookie("sid")}
 
 			res := c.Post(a.URL+"/account/delete", url.Values{"password": {"not my password"}})
-			wantStatus(t, res, http.StatusUnprocessableEntity)
+			webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 			if got := res.Doc(t).Find("#password-error").Text(); !strings.Contains(got, "incorrect") {
 				t.Errorf("#password-error = %q, want the incorrect-password message", got)
 			}
@@ -514,8 +516,8 @@ func TestAccountDelete(t *testing.T) {
 				t.Fatalf("a refused deletion ended a session: signed in as %q", got)
 			}
 
-			res = c.Post(a.URL+"/account/delete", url.Values{"password": {testPassword}})
-			wantRedirect(t, res, "/")
+			res = c.Post(a.URL+"/account/delete", url.Values{"password": {webtest.Password}})
+			webtest.WantRedirect(t, res, "/")
 			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge >= 0 {
 				t.Fatalf("deletion: session cookie not expired: %v", ck)
 			}
@@ -527,10 +529,10 @@ func TestAccountDelete(t *testing.T) {
 					t.Errorf("session %d still in the store after deletion", i)
 				}
 			}
-			res = newClient(t).Post(a.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {testPassword}})
-			wantStatus(t, res, http.StatusUnprocessableEntity)
+			res = webtest.NewClient(t).Post(a.URL+"/login", url.Values{"email": {"ann@example.com"}, "password": {webtest.Password}})
+			webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 			// The address is free again.
-			newClient(t).SignUp(b.URL, "ann@example.com", testPassword)
+			webtest.NewClient(t).SignUp(b.URL, "ann@example.com", webtest.Password)
 		})
 	}
 }
@@ -543,14 +545,14 @@ func TestDeletedUserSession(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			sh := newShared(t, store)
 			srv := newInstance(t, sh, options{})
-			c := newClient(t)
-			c.SignUp(srv.URL, "ann@example.com", testPassword)
+			c := webtest.NewClient(t)
+			c.SignUp(srv.URL, "ann@example.com", webtest.Password)
 			token := c.Cookie("sid")
 			if err := sh.db.DeleteUser(t.Context(), sh.userID(t, "ann@example.com")); err != nil {
 				t.Fatal(err)
 			}
 			res := c.Get(srv.URL + "/account")
-			wantRedirect(t, res, "/login?next=%2Faccount")
+			webtest.WantRedirect(t, res, "/login?next=%2Faccount")
 			if ck := res.Cookie("sid"); ck == nil || ck.MaxAge >= 0 {
 				t.Errorf("session of a deleted user: cookie not expired: %v", ck)
 			}
@@ -574,15 +576,15 @@ func TestManyLoginsStayRevocable(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			srv := newInstance(t, newShared(t, store), options{})
-			owner := newClient(t)
-			owner.SignUp(srv.URL, "ann@example.com", testPassword)
-			var thieves []*client
+			owner := webtest.NewClient(t)
+			owner.SignUp(srv.URL, "ann@example.com", webtest.Password)
+			var thieves []*webtest.Client
 			for range 40 {
-				c := newClient(t)
-				c.LogIn(srv.URL, "ann@example.com", testPassword, true)
+				c := webtest.NewClient(t)
+				c.LogIn(srv.URL, "ann@example.com", webtest.Password, true)
 				thieves = append(thieves, c)
 			}
-			wantRedirect(t, owner.Post(srv.URL+"/account/sessions/revoke-others", nil), "/account/sessions")
+			webtest.WantRedirect(t, owner.Post(srv.URL+"/account/sessions/revoke-others", nil), "/account/sessions")
 			for i, c := range thieves {
 				if got := c.SignedInAs(srv.URL); got != "" {
 					t.Fatalf("session %d of %d: still signed in as %q after the owner ended all others", i+1, len(thieves), got)

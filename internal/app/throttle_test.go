@@ -11,26 +11,27 @@ import (
 	"time"
 
 	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // fromIP returns a client whose requests come, through the trusted proxy
 // the test instances believe (127.0.0.1), from ip.
-func fromIP(t *testing.T, ip string) *client {
+func fromIP(t *testing.T, ip string) *webtest.Client {
 	t.Helper()
-	c := newClient(t)
+	c := webtest.NewClient(t)
 	c.Header.Set("X-Forwarded-For", ip)
 	return c
 }
 
 // attempt posts a login through c and returns the response, whatever its status.
-func attempt(c *client, base, email, password string) *response {
+func attempt(c *webtest.Client, base, email, password string) *webtest.Response {
 	return c.Post(base+"/login", url.Values{"email": {email}, "password": {password}})
 }
 
 // wantThrottled checks a 429 login page with a usable Retry-After.
-func wantThrottled(t *testing.T, res *response, window time.Duration) {
+func wantThrottled(t *testing.T, res *webtest.Response, window time.Duration) {
 	t.Helper()
-	wantStatus(t, res, http.StatusTooManyRequests)
+	webtest.WantStatus(t, res, http.StatusTooManyRequests)
 	ra := res.Header.Get("Retry-After")
 	secs, err := strconv.Atoi(ra)
 	if err != nil || secs <= 0 || secs > int(window.Seconds())+1 {
@@ -46,11 +47,11 @@ func wantThrottled(t *testing.T, res *response, window time.Duration) {
 }
 
 // failN makes n failed logins and checks each is an ordinary 422.
-func failN(t *testing.T, c *client, base, email string, n int) {
+func failN(t *testing.T, c *webtest.Client, base, email string, n int) {
 	t.Helper()
 	for i := range n {
 		res := attempt(c, base, email, fmt.Sprintf("wrong password %d", i))
-		wantStatus(t, res, http.StatusUnprocessableEntity)
+		webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 	}
 }
 
@@ -68,7 +69,7 @@ func TestLoginThrottle(t *testing.T) {
 			setup := func(t *testing.T, o options) (*shared, *instance) {
 				sh := newShared(t, store)
 				srv := newInstance(t, sh, o)
-				newClient(t).SignUp(srv.URL, email, testPassword)
+				webtest.NewClient(t).SignUp(srv.URL, email, webtest.Password)
 				return sh, srv
 			}
 
@@ -77,27 +78,27 @@ func TestLoginThrottle(t *testing.T) {
 				attacker := fromIP(t, "198.51.100.1")
 				failN(t, attacker, srv.URL, email, maxFailures)
 				// Locked out even with the right password.
-				wantThrottled(t, attempt(attacker, srv.URL, email, testPassword), window)
+				wantThrottled(t, attempt(attacker, srv.URL, email, webtest.Password), window)
 				if attacker.Cookie("sid") != "" {
 					t.Fatal("throttled client got a session")
 				}
 				// Prepending a made-up address does not help: the client is
 				// the right-most address the trusted proxy saw.
 				spoof := fromIP(t, "203.0.113.9, 198.51.100.1")
-				wantThrottled(t, attempt(spoof, srv.URL, email, testPassword), window)
+				wantThrottled(t, attempt(spoof, srv.URL, email, webtest.Password), window)
 				// The user, from another address, is not locked out.
-				fromIP(t, "198.51.100.2").LogIn(srv.URL, email, testPassword, false)
+				fromIP(t, "198.51.100.2").LogIn(srv.URL, email, webtest.Password, false)
 				// The email is normalised before counting.
-				wantThrottled(t, attempt(attacker, srv.URL, " ANN@example.com", testPassword), window)
+				wantThrottled(t, attempt(attacker, srv.URL, " ANN@example.com", webtest.Password), window)
 			})
 
 			t.Run("success clears the count", func(t *testing.T) {
 				_, srv := setup(t, opts)
 				c := fromIP(t, "198.51.100.1")
 				failN(t, c, srv.URL, email, maxFailures-1)
-				c.LogIn(srv.URL, email, testPassword, false)
+				c.LogIn(srv.URL, email, webtest.Password, false)
 				failN(t, c, srv.URL, email, maxFailures-1)
-				c.LogIn(srv.URL, email, testPassword, false)
+				c.LogIn(srv.URL, email, webtest.Password, false)
 			})
 
 			t.Run("per-IP cap stops spraying", func(t *testing.T) {
@@ -107,10 +108,32 @@ func TestLoginThrottle(t *testing.T) {
 				// per-account limit, but not under the per-IP one.
 				for i := range 20 * maxFailures {
 					res := attempt(sprayer, srv.URL, fmt.Sprintf("user%d@example.com", i), "Summer2025!")
-					wantStatus(t, res, http.StatusUnprocessableEntity)
+					webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 				}
-				wantThrottled(t, attempt(sprayer, srv.URL, email, testPassword), window)
-				fromIP(t, "198.51.100.2").LogIn(srv.URL, email, testPassword, false)
+				wantThrottled(t, attempt(sprayer, srv.URL, email, webtest.Password), window)
+				fromIP(t, "198.51.100.2").LogIn(srv.URL, email, webtest.Password, false)
+			})
+
+			t.Run("X-Forwarded-For entries with a port", func(t *testing.T) {
+				// Some proxies add the client's port. Each form must be read
+				// as its address: read as "unparsable", every client would
+				// fall back to the proxy's address and share one budget.
+				_, srv := setup(t, opts)
+				attacker := fromIP(t, "198.51.100.9:5555")
+				failN(t, attacker, srv.URL, email, maxFailures)
+				wantThrottled(t, attempt(attacker, srv.URL, email, webtest.Password), window)
+				// Another port is the same client.
+				wantThrottled(t, attempt(fromIP(t, "198.51.100.9:6666"), srv.URL, email, webtest.Password), window)
+				// Users behind the same proxy, with or without a port, are
+				// not locked out with the attacker.
+				fromIP(t, "[2001:db8::1]:443").LogIn(srv.URL, email, webtest.Password, false)
+				fromIP(t, "198.51.100.10:5555").LogIn(srv.URL, email, webtest.Password, false)
+				webtest.NewClient(t).LogIn(srv.URL, email, webtest.Password, false)
+
+				v6 := fromIP(t, "[2001:db8::1]:443")
+				failN(t, v6, srv.URL, email, maxFailures)
+				wantThrottled(t, attempt(fromIP(t, "2001:db8::1"), srv.URL, email, webtest.Password), window)
+				fromIP(t, "198.51.100.10:5555").LogIn(srv.URL, email, webtest.Password, false)
 			})
 
 			t.Run("untrusted peer's X-Forwarded-For ignored", func(t *testing.T) {
@@ -118,8 +141,8 @@ func TestLoginThrottle(t *testing.T) {
 				failN(t, fromIP(t, "198.51.100.1"), srv.URL, email, maxFailures)
 				// Claiming another address does not escape the lock-out:
 				// every client here is 127.0.0.1.
-				wantThrottled(t, attempt(fromIP(t, "198.51.100.2"), srv.URL, email, testPassword), window)
-				wantThrottled(t, attempt(newClient(t), srv.URL, email, testPassword), window)
+				wantThrottled(t, attempt(fromIP(t, "198.51.100.2"), srv.URL, email, webtest.Password), window)
+				wantThrottled(t, attempt(webtest.NewClient(t), srv.URL, email, webtest.Password), window)
 			})
 
 			t.Run("shared between instances", func(t *testing.T) {
@@ -127,24 +150,24 @@ func TestLoginThrottle(t *testing.T) {
 				b := newInstance(t, sh, opts)
 				c := fromIP(t, "198.51.100.1")
 				failN(t, c, a.URL, email, maxFailures)
-				wantThrottled(t, attempt(c, b.URL, email, testPassword), window)
+				wantThrottled(t, attempt(c, b.URL, email, webtest.Password), window)
 			})
 
 			t.Run("password confirmation throttled", func(t *testing.T) {
 				_, srv := setup(t, opts)
 				c := fromIP(t, "198.51.100.1")
-				c.LogIn(srv.URL, email, testPassword, false)
+				c.LogIn(srv.URL, email, webtest.Password, false)
 				for range maxFailures {
 					res := c.Post(srv.URL+"/account/password", url.Values{"current_password": {"guess"}, "new_password": {"a brand new passphrase"}})
-					wantStatus(t, res, http.StatusUnprocessableEntity)
+					webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 				}
-				res := c.Post(srv.URL+"/account/password", url.Values{"current_password": {testPassword}, "new_password": {"a brand new passphrase"}})
-				wantStatus(t, res, http.StatusTooManyRequests)
+				res := c.Post(srv.URL+"/account/password", url.Values{"current_password": {webtest.Password}, "new_password": {"a brand new passphrase"}})
+				webtest.WantStatus(t, res, http.StatusTooManyRequests)
 				if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra <= 0 {
 					t.Errorf("Retry-After = %q, want whole seconds > 0", res.Header.Get("Retry-After"))
 				}
-				res = c.Post(srv.URL+"/account/delete", url.Values{"password": {testPassword}})
-				wantStatus(t, res, http.StatusTooManyRequests)
+				res = c.Post(srv.URL+"/account/delete", url.Values{"password": {webtest.Password}})
+				webtest.WantStatus(t, res, http.StatusTooManyRequests)
 				if got := c.SignedInAs(srv.URL); got != email {
 					t.Fatalf("throttled confirmations: signed in as %q, want still %s", got, email)
 				}
@@ -161,14 +184,14 @@ func TestLoginThrottleWindow(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			srv := newInstance(t, newShared(t, store), options{maxFailures: 3, window: window})
-			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
-			c := newClient(t)
+			webtest.NewClient(t).SignUp(srv.URL, "ann@example.com", webtest.Password)
+			c := webtest.NewClient(t)
 			failN(t, c, srv.URL, "ann@example.com", 1)
 			windowStarted := time.Now() // at the latest: the first failure opened it
 			failN(t, c, srv.URL, "ann@example.com", 2)
-			wantThrottled(t, attempt(c, srv.URL, "ann@example.com", testPassword), window)
+			wantThrottled(t, attempt(c, srv.URL, "ann@example.com", webtest.Password), window)
 			time.Sleep(time.Until(windowStarted.Add(window + 300*time.Millisecond)))
-			c.LogIn(srv.URL, "ann@example.com", testPassword, false)
+			c.LogIn(srv.URL, "ann@example.com", webtest.Password, false)
 		})
 	}
 }
@@ -190,13 +213,13 @@ func TestLoginTimingUnknownEmail(t *testing.T) {
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			srv := newInstance(t, newShared(t, store), options{params: &auth.DefaultArgon2Params, maxFailures: 10000})
-			newClient(t).SignUp(srv.URL, "ann@example.com", testPassword)
-			c := newClient(t)
+			webtest.NewClient(t).SignUp(srv.URL, "ann@example.com", webtest.Password)
+			c := webtest.NewClient(t)
 			timed := func(email string) time.Duration {
 				start := time.Now()
 				res := attempt(c, srv.URL, email, "wrong password entirely")
 				d := time.Since(start)
-				wantStatus(t, res, http.StatusUnprocessableEntity)
+				webtest.WantStatus(t, res, http.StatusUnprocessableEntity)
 				return d
 			}
 			timed("ann@example.com") // warm up connections and caches

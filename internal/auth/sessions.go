@@ -130,6 +130,7 @@ func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg Sessi
 	sm.Cookie.Domain = ""
 	sm.Cookie.Secure = cfg.Secure
 	sm.Cookie.Persist = false
+	sm.ErrorFunc = storeError
 	if cfg.Codec != nil {
 		sm.Codec = cfg.Codec
 	}
@@ -144,10 +145,28 @@ func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg Sessi
 
 // LoadAndSave is SCS's middleware: it loads the session named by the
 // request's cookie and saves it, with the cookie, before the response is
-// written. onError handles a store failure.
-func (s *Sessions) LoadAndSave(next http.Handler, onError func(http.ResponseWriter, *http.Request, error)) http.Handler {
-	s.sm.ErrorFunc = onError
+// written. A store failure goes to the writer given to the middleware when
+// it is a StoreErrorWriter, else it is answered with a bare 503.
+func (s *Sessions) LoadAndSave(next http.Handler) http.Handler {
 	return s.sm.LoadAndSave(next)
+}
+
+// StoreErrorWriter is a response writer that answers a session store
+// failure itself (with the site's own error page). SCS has one error
+// function per session manager, set at construction; it hands each
+// failure to the writer of the request that met it.
+type StoreErrorWriter interface {
+	http.ResponseWriter
+	StoreError(r *http.Request, err error)
+}
+
+// storeError is SCS's error function: loading or saving the session failed.
+func storeError(w http.ResponseWriter, r *http.Request, err error) {
+	if sw, ok := w.(StoreErrorWriter); ok {
+		sw.StoreError(r, err)
+		return
+	}
+	http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 }
 
 // storeKey is the key SCS uses for token when HashTokenInStore is set.

@@ -28,10 +28,7 @@ var counters = map[string]func(t *testing.T) auth.Counter{
 func redisPool(t *testing.T) (*redis.Pool, string) {
 	t.Helper()
 	url := testenv.RedisURL(t)
-	pool, err := redisstate.NewPool(url)
-	if err != nil {
-		t.Fatalf("NewPool: %v", err)
-	}
+	pool := redisstate.NewPool(url)
 	t.Cleanup(func() { pool.Close() })
 	return pool, testenv.RedisPrefix(t, url)
 }
@@ -271,10 +268,7 @@ func TestThrottleKeysHoldNoAddress(t *testing.T) {
 func TestThrottleCounterDown(t *testing.T) {
 	// A counter that cannot be reached is an outage (503), never a
 	// silent pass.
-	pool, err := redisstate.NewPool("redis://127.0.0.1:1/0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool := redisstate.NewPool("redis://127.0.0.1:1/0")
 	defer pool.Close()
 	th := auth.NewThrottle(redisstate.NewCounter(pool, "x:"), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
 	if err := th.Check(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {

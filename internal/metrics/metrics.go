@@ -1,7 +1,7 @@
 // Package metrics defines the service's Prometheus metrics: HTTP requests by
-// route pattern, authentication events, session store operations, and the
-// Redis and SQL connection pools, next to the Go runtime and process
-// collectors.
+// route pattern, authentication events, session store operations and the
+// SQL connection pool, next to the Go runtime and process collectors; other
+// packages' collectors are added with Register.
 package metrics
 
 import (
@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -104,31 +103,8 @@ func (m *Metrics) WatchDB(db *sql.DB, name string) {
 	m.registry.MustRegister(collectors.NewDBStatsCollector(db, name))
 }
 
-// WatchRedisPool exports the redigo pool's statistics.
-func (m *Metrics) WatchRedisPool(p *redis.Pool) {
-	m.registry.MustRegister(&poolCollector{pool: p})
-}
-
-var (
-	poolActive = prometheus.NewDesc("redis_pool_active_connections", "Connections in the redigo pool, in use or idle.", nil, nil)
-	poolIdle   = prometheus.NewDesc("redis_pool_idle_connections", "Idle connections in the redigo pool.", nil, nil)
-	poolWaits  = prometheus.NewDesc("redis_pool_waits_total", "Times a caller waited for a pool connection.", nil, nil)
-	poolWaitS  = prometheus.NewDesc("redis_pool_wait_seconds_total", "Total time callers waited for a pool connection.", nil, nil)
-)
-
-type poolCollector struct{ pool *redis.Pool }
-
-func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- poolActive
-	ch <- poolIdle
-	ch <- poolWaits
-	ch <- poolWaitS
-}
-
-func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.pool.Stats()
-	ch <- prometheus.MustNewConstMetric(poolActive, prometheus.GaugeValue, float64(s.ActiveCount))
-	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleCount))
-	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.WaitCount))
-	ch <- prometheus.MustNewConstMetric(poolWaitS, prometheus.CounterValue, s.WaitDuration.Seconds())
+// Register adds a collector that another package owns (the Redis pool's
+// statistics live with the Redis code).
+func (m *Metrics) Register(c prometheus.Collector) {
+	m.registry.MustRegister(c)
 }

@@ -12,9 +12,7 @@ import (
 
 	"github.com/sessionlogin/sessionlogin/internal/auth"
 	"github.com/sessionlogin/sessionlogin/internal/metrics"
-	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
-	"github.com/sessionlogin/sessionlogin/internal/testenv"
 )
 
 func scrape(t *testing.T, m *metrics.Metrics) string {
@@ -42,13 +40,6 @@ func TestExposition(t *testing.T) {
 	defer db.Close()
 	m.WatchDB(db.SQL(), "sqlite")
 
-	pool, err := redisstate.NewPool(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	m.WatchRedisPool(pool)
-
 	out := scrape(t, m)
 	for _, want := range []string{
 		`http_requests_total{code="303",method="POST",route="/account/sessions/{id}/revoke"} 1`,
@@ -59,8 +50,6 @@ func TestExposition(t *testing.T) {
 		`session_store_errors_total{op="get"} 1`,
 		`session_store_operation_duration_seconds_count{op="get"} 2`,
 		`go_sql_open_connections{db_name="sqlite"}`,
-		`redis_pool_active_connections`,
-		`redis_pool_waits_total`,
 		`go_goroutines`,
 		`process_cpu_seconds_total`,
 	} {

@@ -5,8 +5,6 @@ package redisstate
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -21,18 +19,10 @@ const (
 )
 
 // NewPool returns a redigo pool for a redis:// or rediss:// URL (host, port,
-// password, database number). Nothing is dialled until first use.
-func NewPool(rawURL string) (*redis.Pool, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, err
-	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, fmt.Errorf("scheme must be redis or rediss, got %q", u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("no host in %q", rawURL)
-	}
+// password, database number). Nothing is dialled until first use. The URL
+// is validated where the configuration is read (cmd/web); one that is not
+// valid fails every dial.
+func NewPool(rawURL string) *redis.Pool {
 	return &redis.Pool{
 		// MaxIdle at the expected concurrency: a pool that keeps fewer idle
 		// connections than requests in flight reconnects constantly.
@@ -64,7 +54,7 @@ func NewPool(rawURL string) (*redis.Pool, error) {
 			_, err := c.Do("PING")
 			return err
 		},
-	}, nil
+	}
 }
 
 // conn takes a connection from the pool, waiting at most getTimeout.

@@ -90,10 +90,7 @@ var backends = map[string]func(t *testing.T) (Backend, *redis.Pool, string){
 	},
 	"redis": func(t *testing.T) (Backend, *redis.Pool, string) {
 		url := testenv.RedisURL(t)
-		pool, err := redisstate.NewPool(url)
-		if err != nil {
-			t.Fatalf("NewPool: %v", err)
-		}
+		pool := redisstate.NewPool(url)
 		t.Cleanup(func() { pool.Close() })
 		prefix := testenv.RedisPrefix(t, url)
 		return redisstate.NewSessionBackend(pool, prefix), pool, prefix

@@ -1,0 +1,205 @@
+// Package server builds the whole service from one Config: the database,
+// the session state (in memory or in Redis), the auth service, the sessions
+// and the HTTP handler. cmd/web, the tests and the benchmarks all build the
+// service here, so that the wiring exists once. Reading the environment
+// and running the *http.Server stay with cmd/web.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/sessionlogin/sessionlogin/internal/app"
+	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/memstate"
+	"github.com/sessionlogin/sessionlogin/internal/metrics"
+	"github.com/sessionlogin/sessionlogin/internal/redisstate"
+	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
+	"github.com/sessionlogin/sessionlogin/internal/storage"
+)
+
+// Config is everything the service is built from. cmd/web fills it from
+// the environment (see README.md for each variable).
+type Config struct {
+	DatabaseURL    string
+	SessionStore   string // "memory" or "redis"
+	RedisURL       string // already validated
+	RedisKeyPrefix string
+
+	CookieName       string
+	CookieSecure     bool
+	IdleTimeout      time.Duration
+	Lifetime         time.Duration
+	RememberLifetime time.Duration
+	// TouchInterval is how often a session's last-seen time is written;
+	// zero means auth's default.
+	TouchInterval time.Duration
+
+	LoginMaxFailures   int
+	LoginFailureWindow time.Duration
+	Argon2             auth.Argon2Params
+
+	TrustedProxies []netip.Prefix
+	MetricsAllow   []netip.Prefix
+
+	// DB and State, when set, are used instead of opening DatabaseURL and
+	// SessionStore, and Close leaves them open. Tests set them to run
+	// several instances over one database and one state, as several
+	// processes share one database and one Redis.
+	DB    *storage.DB
+	State *State
+}
+
+// Server is the built service.
+type Server struct {
+	// Handler serves every route.
+	Handler http.Handler
+
+	// The parts, for start-up messages and tests.
+	DB       *storage.DB
+	State    *State
+	Auth     *auth.Service
+	Sessions *auth.Sessions
+
+	closers []func()
+}
+
+// New opens what cfg names (unless given) and builds the service. Logs go
+// to logger. Call Close when done.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
+	s := &Server{DB: cfg.DB, State: cfg.State}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.DB == nil {
+		if s.DB, err = storage.Open(ctx, cfg.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		s.closers = append(s.closers, func() { _ = s.DB.Close() })
+	}
+	if s.State == nil {
+		if s.State, err = OpenState(ctx, cfg, logger); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.State.Close)
+	}
+
+	m := metrics.New()
+	m.WatchDB(s.DB.SQL(), string(s.DB.Dialect()))
+	if s.State.Pool != nil {
+		m.Register(redisstate.NewPoolCollector(s.State.Pool))
+	}
+	store := sessionstore.New(s.State.Backend, cfg.IdleTimeout, m)
+	audit := auth.Auditors{auth.NewAuditLog(logger), m}
+	throttle := auth.NewThrottle(s.State.Counter, auth.ThrottleConfig{
+		MaxFailures: cfg.LoginMaxFailures,
+		Window:      cfg.LoginFailureWindow,
+	})
+	if s.Auth, err = auth.NewService(s.DB, auth.NewHasher(cfg.Argon2), throttle, audit); err != nil {
+		return nil, err
+	}
+	s.Sessions = auth.NewSessions(store, s.State.Registry, audit, auth.SessionConfig{
+		CookieName:       cfg.CookieName,
+		Secure:           cfg.CookieSecure,
+		Lifetime:         cfg.Lifetime,
+		RememberLifetime: cfg.RememberLifetime,
+		Codec:            sessionstore.Codec{},
+		TouchInterval:    cfg.TouchInterval,
+	})
+	s.Handler, err = app.New(app.Config{
+		Logger:         logger,
+		Auth:           s.Auth,
+		Sessions:       s.Sessions,
+		Metrics:        m,
+		TrustedProxies: cfg.TrustedProxies,
+		MetricsAllow:   cfg.MetricsAllow,
+		SecureCookies:  cfg.CookieSecure,
+		Checks: []app.Check{
+			{Name: "database", Ping: s.DB.Ping},
+			{Name: "session store", Ping: store.Ping},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases what New opened, in reverse order.
+func (s *Server) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// State is where sessions, the session registry and the login counters
+// live: all in this process, or all in one Redis.
+type State struct {
+	Backend  sessionstore.Backend
+	Registry auth.Registry
+	Counter  auth.Counter
+	// Pool is the Redis pool, nil for the memory store.
+	Pool *redis.Pool
+
+	close func()
+}
+
+// versionCheckTimeout bounds the start-up question to Redis.
+const versionCheckTimeout = 5 * time.Second
+
+// OpenState is the one place that picks the session store. For Redis it
+// checks the server's version first: one older than redisstate.MinVersion
+// is refused with a *redisstate.VersionError. A Redis that does not answer
+// is not an error: the service starts and answers 503 until it does, as it
+// does when Redis goes away later.
+func OpenState(ctx context.Context, cfg Config, logger *slog.Logger) (*State, error) {
+	switch cfg.SessionStore {
+	case "redis":
+		pool := redisstate.NewPool(cfg.RedisURL)
+		vctx, cancel := context.WithTimeout(ctx, versionCheckTimeout)
+		defer cancel()
+		if err := redisstate.CheckVersion(vctx, pool); err != nil {
+			var ve *redisstate.VersionError
+			if errors.As(err, &ve) {
+				_ = pool.Close()
+				return nil, err
+			}
+			logger.Warn("redis does not answer; its version is checked at the next start", "error", err.Error())
+		}
+		prefix := cfg.RedisKeyPrefix
+		return &State{
+			Backend:  redisstate.NewSessionBackend(pool, prefix),
+			Registry: redisstate.NewRegistry(pool, prefix),
+			Counter:  redisstate.NewCounter(pool, prefix),
+			Pool:     pool,
+			close:    func() { _ = pool.Close() },
+		}, nil
+	case "memory", "":
+		b := memstate.NewSessionBackend()
+		return &State{
+			Backend:  b,
+			Registry: memstate.NewRegistry(),
+			Counter:  memstate.NewCounter(memstate.DefaultCounterCapacity),
+			close:    b.Close,
+		}, nil
+	default:
+		return nil, fmt.Errorf("unknown session store %q", cfg.SessionStore)
+	}
+}
+
+// Close releases the state's resources (the Redis pool).
+func (st *State) Close() {
+	if st.close != nil {
+		st.close()
+	}
+}
