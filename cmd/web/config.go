@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
 
@@ -116,12 +117,18 @@ func (p *envParser) databaseURL(name, def string) string {
 
 func (p *envParser) redisURL(name, def string) string {
 	v := p.get(name, def)
+	if strings.HasPrefix(v, redisstate.SentinelScheme+":") {
+		if _, err := redisstate.ParseSentinelURL(v); err != nil {
+			p.fail(name, err)
+		}
+		return v
+	}
 	u, err := url.Parse(v)
 	switch {
 	case err != nil:
 		p.fail(name, fmt.Errorf("not a URL: %q", v))
 	case u.Scheme != "redis" && u.Scheme != "rediss":
-		p.fail(name, fmt.Errorf("want redis://host:port/db, got %q", v))
+		p.fail(name, fmt.Errorf("want redis://host:port/db or %s://host:port,…/MASTER_NAME/db, got %q", redisstate.SentinelScheme, v))
 	case u.Host == "":
 		p.fail(name, fmt.Errorf("no host in %q", v))
 	default:

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
 
@@ -67,6 +68,10 @@ func TestParseConfigValues(t *testing.T) {
 			func(c config) (any, any) { return c.SessionStore, "redis" }},
 		{"REDIS_URL", map[string]string{"REDIS_URL": "redis://:pw@cache:6380/3"},
 			func(c config) (any, any) { return c.RedisURL, "redis://:pw@cache:6380/3" }},
+		{"REDIS_URL sentinel", map[string]string{"REDIS_URL": "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379,[fd00::3]/mymaster/2"},
+			func(c config) (any, any) {
+				return c.RedisURL, "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379,[fd00::3]/mymaster/2"
+			}},
 		{"REDIS_KEY_PREFIX", map[string]string{"REDIS_KEY_PREFIX": "app1:"},
 			func(c config) (any, any) { return c.RedisKeyPrefix, "app1:" }},
 		{"SESSION_COOKIE_NAME", map[string]string{"SESSION_COOKIE_NAME": "__Host-sid"},
@@ -135,6 +140,14 @@ var badValues = []struct {
 	{"REDIS_URL", "redis://"},
 	{"REDIS_URL", "127.0.0.1:6379"},
 	{"REDIS_URL", "redis://127.0.0.1:6379/zero"},
+	{"REDIS_URL", "redis+sentinel://10.0.0.1:26379"},
+	{"REDIS_URL", "redis+sentinel://10.0.0.1:26379/"},
+	{"REDIS_URL", "redis+sentinel:///mymaster"},
+	{"REDIS_URL", "redis+sentinel://10.0.0.1:26379/mymaster/zero"},
+	{"REDIS_URL", "redis+sentinel://10.0.0.1:99999/mymaster"},
+	{"REDIS_URL", "redis+sentinel://a:1,,b:2/mymaster"},
+	{"REDIS_URL", "redis+sentinel://pw@10.0.0.1:26379/mymaster"},
+	{"REDIS_URL", "redis+sentinel:10.0.0.1:26379/mymaster"},
 	{"SESSION_COOKIE_NAME", "my sid"},
 	{"SESSION_COOKIE_NAME", "sid;"},
 	{"SESSION_COOKIE_NAME", "s=d"},
@@ -298,6 +311,7 @@ func TestBinaryBadConfig(t *testing.T) {
 func FuzzParseConfig(f *testing.F) {
 	f.Add(":4000", "sqlite:data/app.db", "memory", "redis://127.0.0.1:6379/0", "30m", "5", "10.0.0.0/8", "sid")
 	f.Add("127.0.0.1:0", "postgres://u@h/db", "redis", "rediss://:pw@h:1/2", "1h", "1", "::1", "__Host-x")
+	f.Add(":1", "sqlite:x.db", "redis", "redis+sentinel://:pw@a:1,[::1]/m/1", "1h", "1", "", "sid")
 	f.Add("", "", "", "", "", "", "", "")
 	f.Add("[::1]:80", "postgres://%zz", "bogus", "redis://%", "-1s", "0", "1.2.3.4/99", "a b")
 	f.Add(":65536", "sqlite::memory:", "Redis", "redis://h/x", "9223372036854775807ns", "-9", ",,", "é")
@@ -334,6 +348,11 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if _, _, err := storage.ParseURL(cfg.DatabaseURL); err != nil {
 			t.Fatalf("accepted DATABASE_URL %q: %v", cfg.DatabaseURL, err)
+		}
+		if pool, err := redisstate.NewPool(cfg.RedisURL); err != nil {
+			t.Fatalf("accepted REDIS_URL %q, which NewPool refuses: %v", cfg.RedisURL, err)
+		} else {
+			pool.Close()
 		}
 		if cfg.IdleTimeout < time.Second {
 			t.Fatalf("accepted SESSION_IDLE_TIMEOUT %v", cfg.IdleTimeout)

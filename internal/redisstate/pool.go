@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -21,17 +22,13 @@ const (
 )
 
 // NewPool returns a redigo pool for a redis:// or rediss:// URL (host, port,
-// password, database number). Nothing is dialled until first use.
+// password, database number), or for a redis+sentinel:// URL, whose
+// primary is found through Redis Sentinel and followed through a failover
+// (see sentinelDialer). Nothing is dialled until first use.
 func NewPool(rawURL string) (*redis.Pool, error) {
-	u, err := url.Parse(rawURL)
+	dial, fresh, err := dialFuncs(rawURL)
 	if err != nil {
 		return nil, err
-	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, fmt.Errorf("scheme must be redis or rediss, got %q", u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("no host in %q", rawURL)
 	}
 	return &redis.Pool{
 		// MaxIdle at the expected concurrency: a pool that keeps fewer idle
@@ -40,20 +37,7 @@ func NewPool(rawURL string) (*redis.Pool, error) {
 		MaxActive:   1024,
 		Wait:        true,
 		IdleTimeout: 5 * time.Minute,
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			c, err := redis.DialURLContext(ctx, rawURL,
-				redis.DialConnectTimeout(dialTimeout),
-				redis.DialReadTimeout(ioTimeout),
-				redis.DialWriteTimeout(ioTimeout))
-			if err != nil {
-				return nil, err
-			}
-			cwt, ok := c.(connWithTimeout)
-			if !ok {
-				return c, nil
-			}
-			return directConn{cwt}, nil
-		},
+		DialContext: dial,
 		// A connection idle for a while is tested before reuse, so a Redis
 		// restart costs no failed request; busy connections are not, so a
 		// page view stays at one command.
@@ -64,7 +48,46 @@ func NewPool(rawURL string) (*redis.Pool, error) {
 			_, err := c.Do("PING")
 			return err
 		},
+		TestOnBorrowContext: fresh,
 	}, nil
+}
+
+// dialFuncs returns the pool's dial function for rawURL, and a check of
+// idle connections before reuse (nil when none is needed).
+func dialFuncs(rawURL string) (func(context.Context) (redis.Conn, error), func(context.Context, redis.Conn, time.Time) error, error) {
+	if strings.HasPrefix(rawURL, SentinelScheme+":") {
+		su, err := ParseSentinelURL(rawURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		d := newSentinelDialer(su)
+		return d.dial, d.fresh, nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, nil, fmt.Errorf("scheme must be redis, rediss or %s, got %q", SentinelScheme, u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, nil, fmt.Errorf("no host in %q", rawURL)
+	}
+	dial := func(ctx context.Context) (redis.Conn, error) {
+		c, err := redis.DialURLContext(ctx, rawURL,
+			redis.DialConnectTimeout(dialTimeout),
+			redis.DialReadTimeout(ioTimeout),
+			redis.DialWriteTimeout(ioTimeout))
+		if err != nil {
+			return nil, err
+		}
+		cwt, ok := c.(connWithTimeout)
+		if !ok {
+			return c, nil
+		}
+		return directConn{cwt}, nil
+	}
+	return dial, nil, nil
 }
 
 // conn takes a connection from the pool, waiting at most getTimeout.
