@@ -3,6 +3,7 @@ package redisstate
 import (
 	"context"
 	"errors"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -81,12 +82,35 @@ type sentinelSetup struct {
 // addresses to put before the real one in the URL.
 func newSentinelSetup(t *testing.T, sentinels ...string) *sentinelSetup {
 	t.Helper()
-	s := &sentinelSetup{primary: testenv.StartRedisServer(t)}
+	return newSentinelSetupAuth(t, sentinelAuth{}, sentinels...)
+}
+
+// sentinelAuth are the passwords of a sentinelSetup.
+type sentinelAuth struct {
+	primary  string // required by the primary
+	sentinel string // required by the Sentinel
+	url      string // given in the URL
+}
+
+func newSentinelSetupAuth(t *testing.T, auth sentinelAuth, sentinels ...string) *sentinelSetup {
+	t.Helper()
+	var args []string
+	if auth.primary != "" {
+		args = []string{"--requirepass", auth.primary}
+	}
+	s := &sentinelSetup{primary: testenv.StartRedisServer(t, args...)}
+	s.primary.Password = auth.primary
 	s.sentinel = testenv.StartSentinel(t, testenv.SentinelConfig{
 		Master: "main", Primary: s.primary.Addr, Quorum: 1,
 		DownAfter: 30 * time.Second, FailoverTimeout: time.Minute,
+		AuthPass: auth.primary, RequirePass: auth.sentinel,
 	})
-	raw := "redis+sentinel://" + strings.Join(append(sentinels, s.sentinel.Addr), ",") + "/main/2"
+	s.sentinel.Password = auth.sentinel
+	userinfo := ""
+	if auth.url != "" {
+		userinfo = ":" + url.PathEscape(auth.url) + "@"
+	}
+	raw := "redis+sentinel://" + userinfo + strings.Join(append(sentinels, s.sentinel.Addr), ",") + "/main/2"
 	pool, err := NewPool(raw)
 	if err != nil {
 		t.Fatalf("NewPool(%q): %v", raw, err)
@@ -108,6 +132,20 @@ func (s *sentinelSetup) set(key string) error {
 	defer c.Close()
 	_, err = redis.DoContext(c, context.Background(), "SET", key, "v")
 	return err
+}
+
+// demote makes the primary a replica (of a server that is not there), as
+// a failover does to an old primary that comes back, while the Sentinel,
+// which looks every 10s, still names it.
+func (s *sentinelSetup) demote() { s.primary.Do("REPLICAOF", "127.0.0.1", "1") }
+
+// promote makes it the primary again, and checks that the pool uses it.
+func (s *sentinelSetup) promote(t *testing.T) {
+	t.Helper()
+	s.primary.Do("REPLICAOF", "NO", "ONE")
+	if err := s.set("k"); err != nil {
+		t.Fatalf("SET once it is the primary again: %v", err)
+	}
 }
 
 func TestSentinelFindsPrimary(t *testing.T) {
@@ -132,6 +170,34 @@ func TestSentinelFindsPrimary(t *testing.T) {
 	}
 }
 
+func TestSentinelPasswords(t *testing.T) {
+	// The URL's password is the primary's; it goes to a Sentinel only when
+	// the Sentinel asks for one, so one URL serves either set-up.
+	tests := []struct {
+		name    string
+		auth    sentinelAuth
+		wantErr string // "" for success
+	}{
+		{"primary only", sentinelAuth{primary: "pri/pw", url: "pri/pw"}, ""},
+		{"primary and Sentinels", sentinelAuth{primary: "shared", sentinel: "shared", url: "shared"}, ""},
+		{"no password given", sentinelAuth{primary: "shared", sentinel: "shared"}, "NOAUTH"},
+		{"wrong password", sentinelAuth{primary: "shared", sentinel: "shared", url: "wrong"}, "AUTH"},
+		{"primary refuses it", sentinelAuth{primary: "pri", url: "wrong"}, "WRONGPASS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSentinelSetupAuth(t, tt.auth)
+			err := s.set("k")
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("SET: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("SET: got error %v, want one with %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestSentinelUnknownMaster(t *testing.T) {
 	s := newSentinelSetup(t)
 	s.dialer.url.Master = "other"
@@ -145,17 +211,11 @@ func TestSentinelChecksRole(t *testing.T) {
 	// A Sentinel may name a server that is no longer the primary (it has
 	// not noticed a failover yet): ROLE on connect refuses it.
 	s := newSentinelSetup(t)
-	dead := testenv.StartRedisServer(t)
-	dead.Kill()
-	s.primary.Do("REPLICAOF", "127.0.0.1", dead.Port())
-	err := s.set("k")
-	if !errors.Is(err, errNotPrimary) {
+	s.demote()
+	if err := s.set("k"); !errors.Is(err, errNotPrimary) {
 		t.Fatalf("SET while the named server is a replica: got %v, want errNotPrimary", err)
 	}
-	s.primary.Do("REPLICAOF", "NO", "ONE")
-	if err := s.set("k"); err != nil {
-		t.Fatalf("SET once it is the primary again: %v", err)
-	}
+	s.promote(t)
 }
 
 func TestSentinelReadOnlyConnectionClosed(t *testing.T) {
@@ -168,19 +228,14 @@ func TestSentinelReadOnlyConnectionClosed(t *testing.T) {
 	if n := s.pool.IdleCount(); n != 1 {
 		t.Fatalf("idle connections: got %d, want 1", n)
 	}
-	dead := testenv.StartRedisServer(t)
-	dead.Kill()
-	s.primary.Do("REPLICAOF", "127.0.0.1", dead.Port())
+	s.demote()
 	if err := s.set("k"); !isRedisError(err, "READONLY") {
 		t.Fatalf("SET on the demoted primary: got %v, want READONLY", err)
 	}
 	if n := s.pool.ActiveCount(); n != 0 {
 		t.Fatalf("connections kept after READONLY: got %d, want 0", n)
 	}
-	s.primary.Do("REPLICAOF", "NO", "ONE")
-	if err := s.set("k"); err != nil {
-		t.Fatalf("SET once it is the primary again: %v", err)
-	}
+	s.promote(t)
 }
 
 func TestSentinelConnectionErrorDropsPool(t *testing.T) {

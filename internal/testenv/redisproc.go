@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,10 +17,13 @@ import (
 // free loopback port, without persistence, killed when the test ends.
 type RedisProcess struct {
 	Addr string // 127.0.0.1:port
-	Dir  string // working folder, holding the log (and a Sentinel's config)
-	t    testing.TB
-	cmd  *exec.Cmd
-	done chan struct{}
+	// Password is given on every connection of Do (set it when the
+	// process requires one).
+	Password string
+	Dir      string // working folder, holding the log (and a Sentinel's config)
+	t        testing.TB
+	cmd      *exec.Cmd
+	done     chan struct{}
 }
 
 // StartRedisServer starts redis-server with args added to its command line
@@ -31,7 +35,7 @@ func StartRedisServer(t testing.TB, args ...string) *RedisProcess {
 	if err != nil {
 		Unavailable(t, "redis-server not installed: %v", err)
 	}
-	addr, dir := freeLoopbackAddr(t), t.TempDir()
+	addr, dir := FreeAddr(t), t.TempDir()
 	_, port, _ := net.SplitHostPort(addr)
 	argv := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}, args...)
@@ -46,6 +50,8 @@ type SentinelConfig struct {
 	Quorum          int           // Sentinels that must agree it is down
 	DownAfter       time.Duration // silence before a Sentinel thinks it down
 	FailoverTimeout time.Duration
+	AuthPass        string // the primary's password, if it has one
+	RequirePass     string // the password clients must give the Sentinel, if any
 }
 
 // StartSentinel starts a Redis Sentinel (redis-sentinel, or redis-server
@@ -61,7 +67,7 @@ func StartSentinel(t testing.TB, cfg SentinelConfig) *RedisProcess {
 		}
 		argv = []string{"--sentinel"}
 	}
-	addr, dir := freeLoopbackAddr(t), t.TempDir()
+	addr, dir := FreeAddr(t), t.TempDir()
 	host, port, _ := net.SplitHostPort(cfg.Primary)
 	_, own, _ := net.SplitHostPort(addr)
 	// Sentinel rewrites its configuration file, so it must be its own.
@@ -74,6 +80,12 @@ func StartSentinel(t testing.TB, cfg SentinelConfig) *RedisProcess {
 		cfg.Master, host, port, cfg.Quorum,
 		cfg.Master, cfg.DownAfter.Milliseconds(),
 		cfg.Master, cfg.FailoverTimeout.Milliseconds())
+	if cfg.AuthPass != "" {
+		text += fmt.Sprintf("sentinel auth-pass %s %s\n", cfg.Master, cfg.AuthPass)
+	}
+	if cfg.RequirePass != "" {
+		text += fmt.Sprintf("requirepass %s\n", cfg.RequirePass)
+	}
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +118,7 @@ func startRedisProcess(t testing.TB, bin string, argv []string, addr, dir string
 	}
 }
 
+// ping checks that the process answers (NOAUTH is an answer).
 func (r *RedisProcess) ping() error {
 	c, err := redis.Dial("tcp", r.Addr, redis.DialConnectTimeout(time.Second),
 		redis.DialReadTimeout(time.Second), redis.DialWriteTimeout(time.Second))
@@ -114,6 +127,10 @@ func (r *RedisProcess) ping() error {
 	}
 	defer c.Close()
 	_, err = c.Do("PING")
+	var re redis.Error
+	if errors.As(err, &re) {
+		return nil
+	}
 	return err
 }
 
@@ -121,7 +138,8 @@ func (r *RedisProcess) ping() error {
 func (r *RedisProcess) Do(cmd string, args ...any) any {
 	r.t.Helper()
 	c, err := redis.Dial("tcp", r.Addr, redis.DialConnectTimeout(time.Second),
-		redis.DialReadTimeout(10*time.Second), redis.DialWriteTimeout(time.Second))
+		redis.DialReadTimeout(10*time.Second), redis.DialWriteTimeout(time.Second),
+		redis.DialPassword(r.Password))
 	if err != nil {
 		r.t.Fatalf("dial %s: %v", r.Addr, err)
 	}
@@ -152,9 +170,9 @@ func (r *RedisProcess) Kill() {
 	<-r.done
 }
 
-// freeLoopbackAddr returns a loopback address with a port that was free a
-// moment ago.
-func freeLoopbackAddr(t testing.TB) string {
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
