@@ -158,7 +158,7 @@ func (d *sentinelDialer) dial(ctx context.Context) (redis.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis primary %s (master %q): %w", addr, d.url.Master, err)
 	}
-	role, err := redis.Values(c.Do("ROLE"))
+	role, err := redis.Values(redis.DoContext(c, ctx, "ROLE"))
 	if err == nil && len(role) == 0 {
 		err = errors.New("empty ROLE reply")
 	}
@@ -224,16 +224,16 @@ func (d *sentinelDialer) ask(ctx context.Context, sentinel string) (string, erro
 		return "", err
 	}
 	defer c.Close()
-	reply, err := redis.Strings(c.Do("SENTINEL", "get-master-addr-by-name", d.url.Master))
+	reply, err := redis.Strings(redis.DoContext(c, ctx, "SENTINEL", "get-master-addr-by-name", d.url.Master))
 	if isRedisError(err, "NOAUTH") && d.url.Password != "" {
 		args := []any{d.url.Password}
 		if d.url.Username != "" {
 			args = []any{d.url.Username, d.url.Password}
 		}
-		if _, err = c.Do("AUTH", args...); err != nil {
+		if _, err = redis.DoContext(c, ctx, "AUTH", args...); err != nil {
 			return "", fmt.Errorf("AUTH: %w", err)
 		}
-		reply, err = redis.Strings(c.Do("SENTINEL", "get-master-addr-by-name", d.url.Master))
+		reply, err = redis.Strings(redis.DoContext(c, ctx, "SENTINEL", "get-master-addr-by-name", d.url.Master))
 	}
 	switch {
 	case errors.Is(err, redis.ErrNil):

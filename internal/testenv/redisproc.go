@@ -163,6 +163,10 @@ func (r *RedisProcess) Log() string {
 	return string(b)
 }
 
+// Signal sends sig to the process (SIGSTOP: it hangs; the kernel still
+// accepts connections for it).
+func (r *RedisProcess) Signal(sig os.Signal) error { return r.cmd.Process.Signal(sig) }
+
 // Kill ends the process at once (SIGKILL, as a crash would) and waits for
 // it; killing a dead process does nothing.
 func (r *RedisProcess) Kill() {
