@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/server"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
@@ -145,20 +145,8 @@ func (p *envParser) databaseURL(name, def string) string {
 
 func (p *envParser) redisURL(name, def string) string {
 	v := p.get(name, def)
-	u, err := url.Parse(v)
-	switch {
-	case err != nil:
-		p.fail(name, fmt.Errorf("not a URL: %q", v))
-	case u.Scheme != "redis" && u.Scheme != "rediss":
-		p.fail(name, fmt.Errorf("want redis://host:port/db, got %q", v))
-	case u.Host == "":
-		p.fail(name, fmt.Errorf("no host in %q", v))
-	default:
-		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
-			if n, err := strconv.Atoi(db); err != nil || n < 0 {
-				p.fail(name, fmt.Errorf("database must be a number, got %q", db))
-			}
-		}
+	if err := redisstate.ValidateURL(v); err != nil {
+		p.fail(name, err)
 	}
 	return v
 }

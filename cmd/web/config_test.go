@@ -70,6 +70,10 @@ func TestParseConfigValues(t *testing.T) {
 			func(c config) (any, any) { return c.SessionStore, "redis" }},
 		{"REDIS_URL", map[string]string{"REDIS_URL": "redis://:pw@cache:6380/3"},
 			func(c config) (any, any) { return c.RedisURL, "redis://:pw@cache:6380/3" }},
+		{"REDIS_URL sentinel", map[string]string{"REDIS_URL": "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379,[fd00::3]/mymaster/2"},
+			func(c config) (any, any) {
+				return c.RedisURL, "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379,[fd00::3]/mymaster/2"
+			}},
 		{"REDIS_KEY_PREFIX", map[string]string{"REDIS_KEY_PREFIX": "app1:"},
 			func(c config) (any, any) { return c.RedisKeyPrefix, "app1:" }},
 		{"SESSION_COOKIE_NAME", map[string]string{"SESSION_COOKIE_NAME": "__Host-sid"},
@@ -151,6 +155,14 @@ var badValues = []struct {
 	{"REDIS_URL", "unix:///tmp/redis.sock"},
 	{"REDIS_URL", "redis:///0"},
 	{"REDIS_URL", "redis://127.0.0 .1:6379"},
+	{"REDIS_URL", "redis+sentinel://10.0.0.1:26379"},
+	{"REDIS_URL", "redis+sentinel://10.0.0.1:26379/"},
+	{"REDIS_URL", "redis+sentinel:///mymaster"},
+	{"REDIS_URL", "redis+sentinel://10.0.0.1:26379/mymaster/zero"},
+	{"REDIS_URL", "redis+sentinel://10.0.0.1:99999/mymaster"},
+	{"REDIS_URL", "redis+sentinel://a:1,,b:2/mymaster"},
+	{"REDIS_URL", "redis+sentinel://pw@10.0.0.1:26379/mymaster"},
+	{"REDIS_URL", "redis+sentinel:10.0.0.1:26379/mymaster"},
 	{"SESSION_COOKIE_NAME", "my sid"},
 	{"SESSION_COOKIE_NAME", "sid;"},
 	{"SESSION_COOKIE_NAME", "s=d"},
@@ -318,6 +330,7 @@ func TestBinaryBadConfig(t *testing.T) {
 func FuzzParseConfig(f *testing.F) {
 	f.Add(":4000", "sqlite:data/app.db", "memory", "redis://127.0.0.1:6379/0", "30m", "5", "10.0.0.0/8", "sid")
 	f.Add("127.0.0.1:0", "postgres://u@h/db", "redis", "rediss://:pw@h:1/2", "1h", "1", "::1", "__Host-x")
+	f.Add(":1", "sqlite:x.db", "redis", "redis+sentinel://:pw@a:1,[::1]/m/1", "1h", "1", "", "sid")
 	f.Add("", "", "", "", "", "", "", "")
 	f.Add("[::1]:80", "postgres://%zz", "bogus", "redis://%", "-1s", "0", "1.2.3.4/99", "a b")
 	f.Add(":65536", "sqlite::memory:", "Redis", "redis://h/x", "9223372036854775807ns", "-9", ",,", "é")
@@ -354,6 +367,9 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if _, _, err := storage.ParseURL(cfg.DatabaseURL); err != nil {
 			t.Fatalf("accepted DATABASE_URL %q: %v", cfg.DatabaseURL, err)
+		}
+		if err := redisstate.ValidateURL(cfg.RedisURL); err != nil {
+			t.Fatalf("accepted REDIS_URL %q: %v", cfg.RedisURL, err)
 		}
 		if cfg.IdleTimeout < time.Second {
 			t.Fatalf("accepted SESSION_IDLE_TIMEOUT %v", cfg.IdleTimeout)
