@@ -39,9 +39,9 @@ func redisPool(t *testing.T) (*redis.Pool, string) {
 // attempt makes a login attempt whose password is wrong: Check, then Fail.
 func attempt(t *testing.T, th *auth.Throttle, email, ip string) error {
 	t.Helper()
-	err := th.Check(t.Context(), email, ip)
+	err := th.Check(t.Context(), auth.Attempt{Email: email, IP: ip})
 	if err == nil {
-		err = th.Fail(t.Context(), email, ip)
+		err = th.Fail(t.Context(), auth.Attempt{Email: email, IP: ip})
 	}
 	var te *auth.ThrottledError
 	if err != nil && !errors.As(err, &te) {
@@ -53,10 +53,10 @@ func attempt(t *testing.T, th *auth.Throttle, email, ip string) error {
 // succeed makes a login attempt whose password is right: Check, then Succeed.
 func succeed(t *testing.T, th *auth.Throttle, email, ip string) {
 	t.Helper()
-	if err := th.Check(t.Context(), email, ip); err != nil {
+	if err := th.Check(t.Context(), auth.Attempt{Email: email, IP: ip}); err != nil {
 		t.Fatalf("Check(%q, %q): %v", email, ip, err)
 	}
-	if err := th.Succeed(t.Context(), email, ip); err != nil {
+	if err := th.Succeed(t.Context(), auth.Attempt{Email: email, IP: ip}); err != nil {
 		t.Fatalf("Succeed(%q, %q): %v", email, ip, err)
 	}
 }
@@ -189,7 +189,7 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		var wg sync.WaitGroup
 		for range 40 {
 			wg.Go(func() {
-				err := th.Fail(t.Context(), ann, ip1)
+				err := th.Fail(t.Context(), auth.Attempt{Email: ann, IP: ip1})
 				var te *auth.ThrottledError
 				mu.Lock()
 				defer mu.Unlock()
@@ -213,14 +213,14 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		// The right password among parallel guesses that used up the
 		// budget meanwhile: answered as throttled, not signed in.
 		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
-		if err := th.Check(t.Context(), ann, ip1); err != nil {
+		if err := th.Check(t.Context(), auth.Attempt{Email: ann, IP: ip1}); err != nil {
 			t.Fatalf("Check: %v", err)
 		}
 		for range 3 {
-			_ = th.Fail(t.Context(), ann, ip1)
+			_ = th.Fail(t.Context(), auth.Attempt{Email: ann, IP: ip1})
 		}
 		var te *auth.ThrottledError
-		if err := th.Succeed(t.Context(), ann, ip1); !errors.As(err, &te) {
+		if err := th.Succeed(t.Context(), auth.Attempt{Email: ann, IP: ip1}); !errors.As(err, &te) {
 			t.Fatalf("Succeed: got %v, want *ThrottledError", err)
 		}
 	})
@@ -232,11 +232,11 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		var wg sync.WaitGroup
 		for range 40 {
 			wg.Go(func() {
-				if err := th.Check(t.Context(), ann, ip1); err != nil {
+				if err := th.Check(t.Context(), auth.Attempt{Email: ann, IP: ip1}); err != nil {
 					t.Errorf("Check: %v", err)
 					return
 				}
-				if err := th.Succeed(t.Context(), ann, ip1); err != nil {
+				if err := th.Succeed(t.Context(), auth.Attempt{Email: ann, IP: ip1}); err != nil {
 					t.Errorf("Succeed: %v", err)
 				}
 			})
@@ -277,13 +277,13 @@ func TestThrottleCounterDown(t *testing.T) {
 	}
 	defer pool.Close()
 	th := auth.NewThrottle(redisstate.NewCounter(pool, "x:"), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
-	if err := th.Check(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+	if err := th.Check(t.Context(), auth.Attempt{Email: "ann@example.com", IP: "192.0.2.1"}); !errors.Is(err, auth.ErrUnavailable) {
 		t.Fatalf("Check: got %v, want ErrUnavailable", err)
 	}
-	if err := th.Fail(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+	if err := th.Fail(t.Context(), auth.Attempt{Email: "ann@example.com", IP: "192.0.2.1"}); !errors.Is(err, auth.ErrUnavailable) {
 		t.Fatalf("Fail: got %v, want ErrUnavailable", err)
 	}
-	if err := th.Succeed(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+	if err := th.Succeed(t.Context(), auth.Attempt{Email: "ann@example.com", IP: "192.0.2.1"}); !errors.Is(err, auth.ErrUnavailable) {
 		t.Fatalf("Succeed: got %v, want ErrUnavailable", err)
 	}
 }
