@@ -29,6 +29,8 @@ type config struct {
 	RememberLifetime   time.Duration
 	LoginMaxFailures   int
 	LoginFailureWindow time.Duration
+	SignupMaxPerIP     int
+	SignupWindow       time.Duration
 	CookieSecure       bool
 	TrustedProxies     []netip.Prefix
 	LogLevel           slog.Level
@@ -64,6 +66,8 @@ func parseConfig(getenv func(string) string) (config, error) {
 		RememberLifetime:   p.duration("REMEMBER_ME_LIFETIME", 720*time.Hour),
 		LoginMaxFailures:   p.positiveInt("LOGIN_MAX_FAILURES", 5),
 		LoginFailureWindow: p.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		SignupMaxPerIP:     p.positiveInt("SIGNUP_MAX_PER_IP", 10),
+		SignupWindow:       p.duration("SIGNUP_WINDOW", time.Hour),
 		CookieSecure:       p.boolean("COOKIE_SECURE", true),
 		TrustedProxies:     p.prefixes("TRUSTED_PROXIES"),
 		LogLevel:           p.logLevel("LOG_LEVEL", slog.LevelInfo),

@@ -72,10 +72,17 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	defer state.close()
 	store := sessionstore.New(state.backend, cfg.IdleTimeout, m)
 
+	key, err := cfg.secretKey(logger)
+	if err != nil {
+		return err
+	}
 	audit := auth.Auditors{auth.NewAuditLog(logger), m}
 	throttle := auth.NewThrottle(state.counter, auth.ThrottleConfig{
-		MaxFailures: cfg.LoginMaxFailures,
-		Window:      cfg.LoginFailureWindow,
+		MaxFailures:  cfg.LoginMaxFailures,
+		Window:       cfg.LoginFailureWindow,
+		MaxSignups:   cfg.SignupMaxPerIP,
+		SignupWindow: cfg.SignupWindow,
+		DeviceKey:    key.Derive("device-cookie"),
 	})
 	service, err := auth.NewService(db, auth.NewHasher(argon2Params), throttle, audit)
 	if err != nil {

@@ -63,7 +63,18 @@ type options struct {
 	// wrapBackend, when set, wraps the session back-end, so that a test can
 	// watch what reaches the store.
 	wrapBackend func(sessionstore.Backend) sessionstore.Backend
+	// wrapUsers, when set, wraps the account store, so that a test can hold
+	// requests at a known point.
+	wrapUsers func(auth.UserStore) auth.UserStore
+	// hashSlots is how many hashes run at once (0: the default).
+	hashSlots int
+	// maxSignups is auth.ThrottleConfig.MaxSignups (0: no limit).
+	maxSignups int
 }
+
+// testDeviceKey signs the device cookies of test instances; instances on
+// one shared state use the same key, as instances sharing SECRET_KEY do.
+var testDeviceKey = []byte("device cookie key of the tests, 32+ bytes long")
 
 func (o *options) defaults() {
 	if o.idle == 0 {
@@ -148,8 +159,18 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	logger := slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := sessionstore.New(backend, o.idle, m)
 	audit := auth.Auditors{auth.NewAuditLog(logger), m}
-	svc, err := auth.NewService(sh.db, auth.NewHasher(*o.params),
-		auth.NewThrottle(counter, auth.ThrottleConfig{MaxFailures: o.maxFailures, Window: o.window}), audit)
+	var users auth.UserStore = sh.db
+	if o.wrapUsers != nil {
+		users = o.wrapUsers(users)
+	}
+	hasher := auth.NewHasher(*o.params)
+	if o.hashSlots > 0 {
+		hasher = auth.NewHasherSlots(*o.params, o.hashSlots)
+	}
+	svc, err := auth.NewService(users, hasher, auth.NewThrottle(counter, auth.ThrottleConfig{
+		MaxFailures: o.maxFailures, Window: o.window,
+		MaxSignups: o.maxSignups, SignupWindow: time.Hour, DeviceKey: testDeviceKey,
+	}), audit)
 	if err != nil {
 		t.Fatal(err)
 	}
