@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
@@ -27,6 +28,10 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+// testSecretKey is the SECRET_KEY of every test instance, shared as the
+// instances of one deployment share it.
+var testSecretKey = secretkey.Generate().String()
+
 // server is a running instance of the real binary's run function.
 type server struct {
 	URL  string
@@ -35,7 +40,8 @@ type server struct {
 }
 
 // startServer runs the service through run with env on top of test
-// defaults (a free port, a temp SQLite file, COOKIE_SECURE=false), waits
+// defaults (a free port, a temp SQLite file, COOKIE_SECURE=false, a fresh
+// SECRET_KEY, so that nothing is written beside the tests), waits
 // until /healthz answers, and stops it when the test ends.
 func startServer(t testing.TB, env map[string]string) *server {
 	t.Helper()
@@ -44,6 +50,7 @@ func startServer(t testing.TB, env map[string]string) *server {
 		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
 		"COOKIE_SECURE": "false",
 		"LOG_LEVEL":     "debug",
+		"SECRET_KEY":    testSecretKey,
 	}
 	for k, v := range env {
 		vars[k] = v
