@@ -75,7 +75,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 type observed struct {
 	answers  []string // status, Retry-After and body of each answer, sorted
 	metrics  []string // auth_events_total lines of /metrics
-	audit    []string // audit records: event, user and address, sorted
+	audit    []string // audit records (event, user, address) with their number, sorted
 	ipBudget int      // wrong guesses the address may still make before 429
 }
 
@@ -137,10 +137,14 @@ func burstOracle(t *testing.T, store string, burst, maxFailures int, withRight b
 			o.metrics = append(o.metrics, line)
 		}
 	}
+	records := map[string]int{}
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, "msg=audit") {
-			o.audit = append(o.audit, strings.Join(auditFields.FindAllString(line, -1), " "))
+			records[strings.Join(auditFields.FindAllString(line, -1), " ")]++
 		}
+	}
+	for r, n := range records {
+		o.audit = append(o.audit, fmt.Sprintf("%s ×%d", r, n))
 	}
 	slices.Sort(o.audit)
 	// What the address has left, measured as the attacker would: wrong

@@ -199,15 +199,20 @@ func (t *Throttle) Check(ctx context.Context, a Attempt) error {
 // otherwise returns a *ThrottledError and records nothing: the caller
 // answers as throttled.
 func (t *Throttle) Fail(ctx context.Context, a Attempt) error {
-	b := t.budgets(a)
-	taken, counts, err := t.counter.Take(ctx, t.cfg.Window, b...)
+	return t.take(ctx, t.cfg.Window, CauseFailures, t.budgets(a))
+}
+
+// take takes one from every budget, or returns a *ThrottledError of cause
+// when one has nothing left.
+func (t *Throttle) take(ctx context.Context, window time.Duration, cause ThrottleCause, b []Budget) error {
+	taken, counts, err := t.counter.Take(ctx, window, b...)
 	if err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
 	if taken {
 		return nil
 	}
-	return refusal(b, counts, CauseFailures)
+	return refusal(b, counts, cause)
 }
 
 // Succeed lets a right password sign in when every budget of a has one
@@ -233,14 +238,7 @@ func (t *Throttle) SignUp(ctx context.Context, ip string) error {
 		return nil
 	}
 	b := []Budget{{Key: "signup:" + clientNetwork(ip), Limit: int64(t.cfg.MaxSignups)}}
-	taken, counts, err := t.counter.Take(ctx, t.cfg.SignupWindow, b...)
-	if err != nil {
-		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
-	}
-	if taken {
-		return nil
-	}
-	return refusal(b, counts, CauseSignups)
+	return t.take(ctx, t.cfg.SignupWindow, CauseSignups, b)
 }
 
 func keys(budgets []Budget) []string {
