@@ -146,7 +146,7 @@ func throttled(w http.ResponseWriter, f *form, err error) bool {
 	case auth.CauseSignups:
 		f.Message = "Too many sign-ups from your network. Please wait " + wait + " before trying again."
 	case auth.CauseBusy:
-		f.Message = "Too many sign-ins from your network at once. Please wait " + wait + " before trying again."
+		f.Message = "Too many requests from your network at once. Please wait " + wait + " before trying again."
 	default:
 		f.Message = "Too many failed attempts. Please wait " + wait + " before trying again."
 	}
