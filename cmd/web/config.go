@@ -30,6 +30,8 @@ type config struct {
 	RememberLifetime   time.Duration
 	LoginMaxFailures   int
 	LoginFailureWindow time.Duration
+	SignupMaxPerIP     int
+	SignupWindow       time.Duration
 	CookieSecure       bool
 	TrustedProxies     []netip.Prefix
 	MetricsAllow       []netip.Prefix
@@ -66,6 +68,8 @@ func parseConfig(getenv func(string) string) (config, error) {
 		RememberLifetime:   p.duration("REMEMBER_ME_LIFETIME", 720*time.Hour),
 		LoginMaxFailures:   p.positiveInt("LOGIN_MAX_FAILURES", 5),
 		LoginFailureWindow: p.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		SignupMaxPerIP:     p.positiveInt("SIGNUP_MAX_PER_IP", 10),
+		SignupWindow:       p.duration("SIGNUP_WINDOW", time.Hour),
 		CookieSecure:       p.boolean("COOKIE_SECURE", true),
 		TrustedProxies:     p.prefixes("TRUSTED_PROXIES", ""),
 		MetricsAllow:       p.prefixes("METRICS_ALLOW", "127.0.0.0/8,::1/128"),
@@ -93,6 +97,8 @@ func (c config) server() server.Config {
 		RememberLifetime:   c.RememberLifetime,
 		LoginMaxFailures:   c.LoginMaxFailures,
 		LoginFailureWindow: c.LoginFailureWindow,
+		SignupMaxPerIP:     c.SignupMaxPerIP,
+		SignupWindow:       c.SignupWindow,
 		Argon2:             argon2Params,
 		TrustedProxies:     c.TrustedProxies,
 		MetricsAllow:       c.MetricsAllow,

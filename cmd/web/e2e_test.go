@@ -214,6 +214,9 @@ func TestInstancesShareSessions(t *testing.T) {
 
 			c := webtest.NewClient(t)
 			c.LogIn(a.URL, email, webtest.Password, false)
+			if c.Cookie("device") == "" {
+				t.Fatal("a successful login set no device cookie")
+			}
 			if got := c.SignedInAs(b.URL); got != email {
 				t.Fatalf("logged in through A: signed in on B as %q, want %q", got, email)
 			}

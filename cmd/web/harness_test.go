@@ -9,12 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
 var freeAddr = testenv.FreeAddr
+
+// testSecretKey is the SECRET_KEY of every test instance, shared as the
+// instances of one deployment share it.
+var testSecretKey = secretkey.Generate().String()
 
 // runningServer is a running instance of the real binary's run function.
 type runningServer struct {
@@ -24,7 +29,8 @@ type runningServer struct {
 }
 
 // startServer runs the service through run with env on top of test
-// defaults (a free port, a temp SQLite file, COOKIE_SECURE=false), waits
+// defaults (a free port, a temp SQLite file, COOKIE_SECURE=false, a fresh
+// SECRET_KEY, so that nothing is written beside the tests), waits
 // until /healthz answers, and stops it when the test ends.
 func startServer(t testing.TB, env map[string]string) *runningServer {
 	t.Helper()
@@ -33,6 +39,7 @@ func startServer(t testing.TB, env map[string]string) *runningServer {
 		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
 		"COOKIE_SECURE": "false",
 		"LOG_LEVEL":     "debug",
+		"SECRET_KEY":    testSecretKey,
 	}
 	for k, v := range env {
 		vars[k] = v

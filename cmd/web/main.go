@@ -52,7 +52,13 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	logger := newLogger(cfg, stdout)
 
-	svc, err := server.New(ctx, cfg.server(), logger)
+	key, err := cfg.secretKey(logger)
+	if err != nil {
+		return err
+	}
+	sc := cfg.server()
+	sc.SecretKey = key
+	svc, err := server.New(ctx, sc, logger)
 	if err != nil {
 		return err
 	}

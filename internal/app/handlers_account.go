@@ -27,7 +27,7 @@ func (app *application) passwordPost(w http.ResponseWriter, r *http.Request) {
 	f.Required("new_password", "Enter a new password.")
 	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
-		c := app.client(r)
+		c := app.credentialClient(r)
 		err := app.auth.ChangePassword(r.Context(), currentUser(r).ID, f.Get("current_password"), f.Get("new_password"), c)
 		switch {
 		case err == nil:
@@ -46,8 +46,7 @@ func (app *application) passwordPost(w http.ResponseWriter, r *http.Request) {
 			f.AddError("current_password", "Your current password is incorrect.")
 		case throttled(w, f, err):
 			status = http.StatusTooManyRequests
-		case policyMessage(err) != "":
-			f.AddError("new_password", policyMessage(err))
+		case fieldError(f, err):
 		default:
 			app.serverError(w, r, err)
 			return
@@ -69,7 +68,7 @@ func (app *application) accountDeletePost(w http.ResponseWriter, r *http.Request
 	f.Required("password", "Enter your password to confirm.")
 	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
-		c := app.client(r)
+		c := app.credentialClient(r)
 		err := app.auth.DeleteAccount(r.Context(), currentUser(r).ID, f.Get("password"), c)
 		switch {
 		case err == nil:

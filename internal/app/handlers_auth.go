@@ -16,25 +16,15 @@ func (app *application) home(w http.ResponseWriter, r *http.Request) {
 	app.render(w, r, http.StatusOK, "home", data)
 }
 
-// Messages shown beside the fields. Policy errors map to plain sentences.
-var fieldMessages = map[error]string{
-	auth.ErrEmailRequired:    "Enter your email address.",
-	auth.ErrEmailInvalid:     "Enter a valid email address, like name@example.com.",
-	auth.ErrDuplicateEmail:   "An account with this email already exists. Log in instead?",
-	auth.ErrPasswordTooShort: "Use at least 8 characters.",
-	auth.ErrPasswordTooLong:  "Use at most 256 characters.",
-	auth.ErrPasswordIsEmail:  "Your password must not be your email address.",
-	auth.ErrPasswordCommon:   "This password is too common and easy to guess. Choose another, such as a few unrelated words.",
-}
-
-// policyMessage returns the message for a policy error, or "".
-func policyMessage(err error) string {
-	for e, msg := range fieldMessages {
-		if errors.Is(err, e) {
-			return msg
-		}
+// fieldError puts err beside its field when it is an *auth.FieldError, and
+// reports whether it was one.
+func fieldError(f *form, err error) bool {
+	var fe *auth.FieldError
+	if !errors.As(err, &fe) {
+		return false
 	}
-	return ""
+	f.AddError(fe.Field, fe.Message)
+	return true
 }
 
 const invalidCredentials = "Invalid email or password."
@@ -53,13 +43,13 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm(values)
+	// The policy is checked here too, without the throttle, so that every
+	// field's error shows at once and a typo costs no sign-up.
 	email, password := f.Get("email"), f.Get("password")
-	if _, err := auth.ValidateEmail(email); err != nil {
-		f.AddError("email", policyMessage(err))
-	}
-	if err := auth.CheckPassword(password, email); err != nil {
-		f.AddError("password", policyMessage(err))
-	}
+	_, err := auth.ValidateEmail(email)
+	fieldError(f, err)
+	fieldError(f, auth.CheckPassword(password, email))
+	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
 		if err := app.sessions.Ping(r.Context()); err != nil {
 			app.serverError(w, r, err)
@@ -74,10 +64,9 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 			}
 			http.Redirect(w, r, "/account", http.StatusSeeOther)
 			return
-		case errors.Is(err, auth.ErrDuplicateEmail), errors.Is(err, auth.ErrEmailInvalid), errors.Is(err, auth.ErrEmailRequired):
-			f.AddError("email", policyMessage(err))
-		case policyMessage(err) != "":
-			f.AddError("password", policyMessage(err))
+		case fieldError(f, err):
+		case throttled(w, f, err):
+			status = http.StatusTooManyRequests
 		default:
 			app.serverError(w, r, err)
 			return
@@ -85,7 +74,7 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 	}
 	data := app.newTemplateData(r)
 	data.Form = f
-	app.render(w, r, http.StatusUnprocessableEntity, "signup", data)
+	app.render(w, r, status, "signup", data)
 }
 
 func (app *application) loginView(w http.ResponseWriter, r *http.Request) {
@@ -117,19 +106,21 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 	f.Required("password", "Enter your password.")
 	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
-		c := app.client(r)
-		user, err := app.auth.Authenticate(r.Context(), f.Get("email"), f.Get("password"), c)
+		c := app.credentialClient(r)
+		login, err := app.auth.Authenticate(r.Context(), f.Get("email"), f.Get("password"), c)
 		switch {
 		case err == nil:
 			// A second factor would be asked for here, before LogIn.
-			if err := app.sessions.LogIn(r.Context(), user, f.Get("remember") == "on", c); err != nil {
+			if err := app.sessions.LogIn(r.Context(), login.User, f.Get("remember") == "on", c); err != nil {
 				app.serverError(w, r, err)
 				return
 			}
+			app.setDeviceCookie(w, login)
 			http.Redirect(w, r, orDefault(f.Get("next"), "/account"), http.StatusSeeOther)
 			return
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			f.Message = invalidCredentials
+		case fieldError(f, err):
 		case throttled(w, f, err):
 			status = http.StatusTooManyRequests
 		default:
@@ -150,7 +141,15 @@ func throttled(w http.ResponseWriter, f *form, err error) bool {
 		return false
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(te.RetryAfter)))
-	f.Message = "Too many failed attempts. Please wait " + humanWait(te.RetryAfter) + " before trying again."
+	wait := humanWait(te.RetryAfter)
+	switch te.Cause {
+	case auth.CauseSignups:
+		f.Message = "Too many sign-ups from your network. Please wait " + wait + " before trying again."
+	case auth.CauseBusy:
+		f.Message = "Too many requests from your network at once. Please wait " + wait + " before trying again."
+	default:
+		f.Message = "Too many failed attempts. Please wait " + wait + " before trying again."
+	}
 	return true
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/server"
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
@@ -59,7 +60,18 @@ type options struct {
 	// wrapBackend, when set, wraps the session back-end, so that a test can
 	// watch what reaches the store.
 	wrapBackend func(sessionstore.Backend) sessionstore.Backend
+	// wrapUsers, when set, wraps the account store, so that a test can hold
+	// requests at a known point.
+	wrapUsers func(auth.UserStore) auth.UserStore
+	// hashSlots is how many hashes run at once (0: the default).
+	hashSlots int
+	// maxSignups is auth.ThrottleConfig.MaxSignups (0: no limit).
+	maxSignups int
 }
+
+// testSecretKey is the SECRET_KEY of test instances; instances on one
+// shared state use the same key, as the instances of a deployment do.
+var testSecretKey = secretkey.Generate()
 
 func (o *options) defaults() {
 	if o.idle == 0 {
@@ -138,7 +150,12 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		TouchInterval:      o.touchInterval,
 		LoginMaxFailures:   o.maxFailures,
 		LoginFailureWindow: o.window,
+		SignupMaxPerIP:     o.maxSignups,
+		SignupWindow:       time.Hour,
 		Argon2:             *o.params,
+		HashSlots:          o.hashSlots,
+		SecretKey:          testSecretKey,
+		WrapUsers:          o.wrapUsers,
 		TrustedProxies:     prefixes(o.trustedProxies),
 		MetricsAllow:       prefixes(o.metricsAllow),
 		DB:                 sh.db,

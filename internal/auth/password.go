@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -38,31 +39,152 @@ var ErrMalformedHash = errors.New("auth: malformed password hash")
 // Hasher hashes and verifies passwords with argon2id, stored as PHC strings
 // ($argon2id$v=19$m=…,t=…,p=…$salt$hash) so that a hash carries its own
 // parameters and older hashes keep verifying after the parameters change.
+//
+// A bounded number of hashes run at once: each one holds Memory KiB, so an
+// unbounded burst of logins could exhaust the process's memory. Waiting
+// hashes queue per client network and the free slots go round the networks
+// in turn, so a client with forty logins queued gets no more slots than a
+// client with one, and another user waits about one hash per active client,
+// not behind the whole queue. A network may have at most MaxQueuedPerClient
+// hashes waiting; beyond that its hashes are refused at once, which keeps
+// the memory of the queue bounded.
 type Hasher struct {
 	params Argon2Params
-	// slots bounds how many hashes run at once: each one holds Memory KiB,
-	// so an unbounded burst of logins could exhaust the process's memory.
-	slots chan struct{}
+
+	mu      sync.Mutex
+	free    int                  // slots not in use
+	waiting map[string][]*waiter // per client network, in arrival order
+	turns   []string             // networks with waiters, in serving order
 }
 
-// NewHasher returns a Hasher using p for new hashes.
+// MaxQueuedPerClient is how many hashes one client network may have
+// waiting for a slot. It is generous: a browser, or a benchmark with 64
+// connections, never reaches it; a flood does.
+const MaxQueuedPerClient = 128
+
+// errQueueFull means the client's network already has MaxQueuedPerClient
+// hashes waiting.
+var errQueueFull = errors.New("auth: too many password checks queued for this client")
+
+type waiter struct {
+	ready   chan struct{}
+	granted bool // a slot was handed over; whoever gave up waiting gives it back
+}
+
+type clientKey struct{}
+
+// withClient marks ctx with the client ip, whose network queue the hashes
+// of this request wait in.
+func withClient(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientKey{}, clientNetwork(ip))
+}
+
+// NewHasher returns a Hasher using p for new hashes, running up to twice
+// GOMAXPROCS hashes at once.
 func NewHasher(p Argon2Params) *Hasher {
-	return &Hasher{params: p, slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
+	return NewHasherSlots(p, 2*runtime.GOMAXPROCS(0))
+}
+
+// NewHasherSlots returns a Hasher using p for new hashes, running up to
+// slots hashes at once.
+func NewHasherSlots(p Argon2Params, slots int) *Hasher {
+	return &Hasher{params: p, free: max(slots, 1), waiting: map[string][]*waiter{}}
 }
 
 // Params returns the parameters used for new hashes.
 func (h *Hasher) Params() Argon2Params { return h.params }
 
+// Waiting returns how many hashes wait for a slot.
+func (h *Hasher) Waiting() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, q := range h.waiting {
+		n += len(q)
+	}
+	return n
+}
+
 func (h *Hasher) acquire(ctx context.Context) error {
+	network, _ := ctx.Value(clientKey{}).(string)
+	h.mu.Lock()
+	if h.free > 0 && len(h.turns) == 0 {
+		h.free--
+		h.mu.Unlock()
+		return nil
+	}
+	q := h.waiting[network]
+	if len(q) >= MaxQueuedPerClient {
+		h.mu.Unlock()
+		return errQueueFull
+	}
+	w := &waiter{ready: make(chan struct{})}
+	if len(q) == 0 {
+		h.turns = append(h.turns, network)
+	}
+	h.waiting[network] = append(q, w)
+	h.mu.Unlock()
+
 	select {
-	case h.slots <- struct{}{}:
+	case <-w.ready:
 		return nil
 	case <-ctx.Done():
+		h.mu.Lock()
+		if w.granted {
+			h.mu.Unlock()
+			h.release()
+		} else {
+			h.remove(network, w)
+			h.mu.Unlock()
+		}
 		return ctx.Err()
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+// remove takes w out of the queue of network; h.mu is held.
+func (h *Hasher) remove(network string, w *waiter) {
+	q := h.waiting[network]
+	for i, x := range q {
+		if x == w {
+			q = append(q[:i:i], q[i+1:]...)
+			break
+		}
+	}
+	if len(q) > 0 {
+		h.waiting[network] = q
+		return
+	}
+	delete(h.waiting, network)
+	for i, n := range h.turns {
+		if n == network {
+			h.turns = append(h.turns[:i:i], h.turns[i+1:]...)
+			break
+		}
+	}
+}
+
+// release hands the slot to the first waiter of the network whose turn it
+// is, and puts that network at the back of the line.
+func (h *Hasher) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.turns) == 0 {
+		h.free++
+		return
+	}
+	network := h.turns[0]
+	h.turns = h.turns[1:]
+	q := h.waiting[network]
+	w := q[0]
+	if len(q) > 1 {
+		h.waiting[network] = q[1:]
+		h.turns = append(h.turns, network)
+	} else {
+		delete(h.waiting, network)
+	}
+	w.granted = true
+	close(w.ready)
+}
 
 // Hash returns the PHC string of password with a fresh random salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {

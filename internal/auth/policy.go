@@ -1,9 +1,10 @@
 package auth
 
 import (
-	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/trustelem/zxcvbn/frequency"
@@ -16,15 +17,40 @@ const (
 	maxEmailLength    = 254
 )
 
-// Policy errors. They name what is wrong so that a form can say it beside
-// the field.
+// FieldError is a policy error about one input of a form: Field names the
+// input ("email", "password", "new_password") and Message says what is
+// wrong in a sentence fit to show beside it. A handler maps every policy
+// error in one place with errors.As.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return "auth: " + e.Field + ": " + e.Message }
+
+// Is reports whether target is the same policy error, whichever field it
+// was put on (see onField).
+func (e *FieldError) Is(target error) bool {
+	t, ok := target.(*FieldError)
+	return ok && t.Message == e.Message
+}
+
+// onField returns err moved to field when it is a *FieldError.
+func onField(err error, field string) error {
+	if fe, ok := err.(*FieldError); ok {
+		return &FieldError{Field: field, Message: fe.Message}
+	}
+	return err
+}
+
+// Policy errors, each on the field it concerns. Compare with errors.Is.
 var (
-	ErrEmailRequired    = errors.New("auth: email is required")
-	ErrEmailInvalid     = errors.New("auth: email is not a valid address")
-	ErrPasswordTooShort = errors.New("auth: password is too short")
-	ErrPasswordTooLong  = errors.New("auth: password is too long")
-	ErrPasswordIsEmail  = errors.New("auth: password is the email address")
-	ErrPasswordCommon   = errors.New("auth: password is too common")
+	ErrEmailRequired    = &FieldError{Field: "email", Message: "Enter your email address."}
+	ErrEmailInvalid     = &FieldError{Field: "email", Message: "Enter a valid email address, like name@example.com."}
+	ErrPasswordTooShort = &FieldError{Field: "password", Message: fmt.Sprintf("Use at least %d characters.", MinPasswordLength)}
+	ErrPasswordTooLong  = &FieldError{Field: "password", Message: fmt.Sprintf("Use at most %d characters.", MaxPasswordLength)}
+	ErrPasswordIsEmail  = &FieldError{Field: "password", Message: "Your password must not be your email address."}
+	ErrPasswordCommon   = &FieldError{Field: "password", Message: "This password is too common and easy to guess. Choose another, such as a few unrelated words."}
 )
 
 // commonPasswords is the 30,000-entry list of common passwords shipped with
@@ -44,11 +70,26 @@ func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
+// plainText reports whether s is valid UTF-8 without control characters
+// once surrounding space is trimmed. Checked before anything else touches
+// an email: strings.ToLower turns
+// invalid bytes into U+FFFD, which would then pass as part of a valid
+// address, and PostgreSQL refuses a NUL byte with an error (a 503).
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range strings.TrimSpace(s) {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidateEmail normalises email and checks that it is a bare address.
 func ValidateEmail(email string) (string, error) {
-	// Checked before normalising: strings.ToLower turns invalid bytes into
-	// U+FFFD, which would then pass as part of a valid address.
-	if !utf8.ValidString(email) {
+	if !plainText(email) {
 		return "", ErrEmailInvalid
 	}
 	email = NormalizeEmail(email)

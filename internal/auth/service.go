@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -11,6 +12,19 @@ import (
 type Client struct {
 	IP        string
 	UserAgent string
+	// Device is the value of the browser's device cookie, "" when none.
+	Device string
+}
+
+// Login is the outcome of a successful Authenticate.
+type Login struct {
+	User
+	// KnownDevice reports whether the browser had signed in to this
+	// account before (it presented a valid device cookie for it).
+	KnownDevice bool
+	// DeviceCookie is the device cookie value to give the browser, naming
+	// it a known device for this account; "" when device cookies are off.
+	DeviceCookie string
 }
 
 // Service is the account logic: sign-up, credential checks with throttling,
@@ -39,14 +53,20 @@ func NewService(users UserStore, hasher *Hasher, throttle *Throttle, audit Audit
 	return &Service{users: users, hasher: hasher, throttle: throttle, audit: audit, dummyHash: dummy}, nil
 }
 
-// SignUp creates an account. Policy violations come back as the policy
-// errors of this package; a taken email as ErrDuplicateEmail.
+// SignUp creates an account. Policy violations come back as *FieldError
+// (a taken email as ErrDuplicateEmail); too many sign-ups from the client's
+// network as a *ThrottledError.
 func (s *Service) SignUp(ctx context.Context, email, password string, c Client) (User, error) {
 	email, err := ValidateEmail(email)
 	if err != nil {
 		return User{}, err
 	}
 	if err := CheckPassword(password, email); err != nil {
+		return User{}, err
+	}
+	// Counted before the email is looked up: every sign-up answers whether
+	// an address is registered, so each one spends the budget.
+	if err := s.throttle.SignUp(ctx, c.IP); err != nil {
 		return User{}, err
 	}
 	// Checked before hashing so that a taken email does not cost a hash;
@@ -56,9 +76,9 @@ func (s *Service) SignUp(ctx context.Context, email, password string, c Client) 
 	} else if !errors.Is(err, ErrUserNotFound) {
 		return User{}, err
 	}
-	hash, err := s.hasher.Hash(ctx, password)
+	hash, err := s.hasher.Hash(withClient(ctx, c.IP), password)
 	if err != nil {
-		return User{}, err
+		return User{}, s.busy(ctx, err, 0, c)
 	}
 	u, err := s.users.CreateUser(ctx, email, hash)
 	if err != nil {
@@ -70,32 +90,55 @@ func (s *Service) SignUp(ctx context.Context, email, password string, c Client) 
 
 // Authenticate checks an email and password. It returns ErrInvalidCredentials
 // for an unknown email and for a wrong password alike, after the same work,
-// and a *ThrottledError when too many attempts failed. A hash made with older
-// parameters is replaced after a successful check.
-func (s *Service) Authenticate(ctx context.Context, email, password string, c Client) (User, error) {
+// and a *ThrottledError when too many attempts failed. An email holding
+// control characters or invalid UTF-8 is refused with ErrEmailInvalid
+// before any lookup. A hash made with older parameters is replaced after a
+// successful check.
+func (s *Service) Authenticate(ctx context.Context, email, password string, c Client) (Login, error) {
+	if !plainText(email) {
+		return Login{}, ErrEmailInvalid
+	}
 	email = NormalizeEmail(email)
-	return s.attempt(ctx, email, password, c)
+	device := s.throttle.devices.id(c.Device, email)
+	u, err := s.attempt(ctx, password, Attempt{Email: email, IP: c.IP, Device: device}, c)
+	if err != nil {
+		return Login{}, err
+	}
+	return Login{User: u, KnownDevice: device != "", DeviceCookie: s.throttle.devices.add(c.Device, email)}, nil
 }
 
-// attempt checks password against the account of email under the login
-// throttle.
-func (s *Service) attempt(ctx context.Context, email, password string, c Client) (User, error) {
-	if err := s.throttle.Check(ctx, email, c.IP); err != nil {
+// attempt checks password against the account of a.Email under the login
+// throttle. Whether the password is right is looked at only by the
+// throttle's last step, which decides both answers alike (see Throttle):
+// an attempt past the budget takes the same path, the same time and
+// leaves the same records whichever password it carried.
+func (s *Service) attempt(ctx context.Context, password string, a Attempt, c Client) (User, error) {
+	if err := s.throttle.Check(ctx, a); err != nil {
 		return User{}, s.throttled(ctx, err, 0, c)
 	}
-	u, err := s.verify(ctx, email, password)
+	u, rehash, err := s.verify(withClient(ctx, c.IP), a.Email, password)
 	if errors.Is(err, ErrInvalidCredentials) {
-		s.audit.Record(ctx, Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP})
-		if ferr := s.throttle.Fail(ctx, email, c.IP); ferr != nil {
+		if ferr := s.throttle.Fail(ctx, a); ferr != nil {
 			return User{}, s.throttled(ctx, ferr, u.ID, c)
 		}
+		s.audit.Record(ctx, Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP})
 		return User{}, err
 	}
 	if err != nil {
-		return User{}, err
+		return User{}, s.busy(ctx, err, u.ID, c)
 	}
-	if err := s.throttle.Succeed(ctx, email, c.IP); err != nil {
+	if err := s.throttle.Succeed(ctx, a); err != nil {
 		return User{}, s.throttled(ctx, err, u.ID, c)
+	}
+	// Only now: a new hash costs time, which a right password answered as
+	// throttled must not show.
+	if rehash {
+		if h, err := s.hasher.Hash(withClient(ctx, c.IP), password); err == nil {
+			if err := s.users.UpdatePasswordHash(ctx, u.ID, h); err != nil {
+				return User{}, err
+			}
+			u.PasswordHash = h
+		}
 	}
 	return u, nil
 }
@@ -110,39 +153,40 @@ func (s *Service) throttled(ctx context.Context, err error, userID int64, c Clie
 	return err
 }
 
-// verify checks password against the account of email. On a wrong password
-// the returned user still carries the account id, for the audit log only.
-func (s *Service) verify(ctx context.Context, email, password string) (User, error) {
+// busy turns a full hashing queue into a *ThrottledError.
+func (s *Service) busy(ctx context.Context, err error, userID int64, c Client) error {
+	if errors.Is(err, errQueueFull) {
+		return s.throttled(ctx, &ThrottledError{RetryAfter: time.Second, Cause: CauseBusy}, userID, c)
+	}
+	return err
+}
+
+// verify checks password against the account of email, and reports whether
+// its hash should be replaced. On a wrong password the returned user still
+// carries the account id, for the audit log only.
+func (s *Service) verify(ctx context.Context, email, password string) (User, bool, error) {
 	if email == "" || utf8.RuneCountInString(password) > MaxPasswordLength {
 		// No account can match; nothing about any account is revealed.
-		return User{}, ErrInvalidCredentials
+		return User{}, false, ErrInvalidCredentials
 	}
 	u, err := s.users.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, ErrUserNotFound):
 		if _, _, err := s.hasher.Verify(ctx, password, s.dummyHash); err != nil {
-			return User{}, err
+			return User{}, false, err
 		}
-		return User{}, ErrInvalidCredentials
+		return User{}, false, ErrInvalidCredentials
 	case err != nil:
-		return User{}, err
+		return User{}, false, err
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil && !errors.Is(err, ErrMalformedHash) {
-		return User{}, err
+		return User{ID: u.ID}, false, err
 	}
 	if !ok {
-		return User{ID: u.ID}, ErrInvalidCredentials
+		return User{ID: u.ID}, false, ErrInvalidCredentials
 	}
-	if rehash {
-		if h, err := s.hasher.Hash(ctx, password); err == nil {
-			if err := s.users.UpdatePasswordHash(ctx, u.ID, h); err != nil {
-				return User{}, err
-			}
-			u.PasswordHash = h
-		}
-	}
-	return u, nil
+	return u, rehash, nil
 }
 
 // User returns the account with id.
@@ -157,26 +201,28 @@ func (s *Service) checkPassword(ctx context.Context, id int64, password string, 
 	if err != nil {
 		return User{}, err
 	}
-	return s.attempt(ctx, u.Email, password, c)
+	a := Attempt{Email: u.Email, IP: c.IP, Device: s.throttle.devices.id(c.Device, u.Email)}
+	return s.attempt(ctx, password, a, c)
 }
 
 // ChangePassword replaces the password of user id after checking the
-// current one (ErrInvalidCredentials when wrong). The caller ends the user's
-// other sessions and renews this one.
+// current one (ErrInvalidCredentials when wrong). Policy errors about the
+// new password come on the field "new_password". The caller ends the
+// user's other sessions and renews this one.
 func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string, c Client) error {
 	if utf8.RuneCountInString(next) > MaxPasswordLength {
-		return ErrPasswordTooLong
+		return onField(ErrPasswordTooLong, "new_password")
 	}
 	u, err := s.checkPassword(ctx, id, current, c)
 	if err != nil {
 		return err
 	}
 	if err := CheckPassword(next, u.Email); err != nil {
-		return err
+		return onField(err, "new_password")
 	}
-	hash, err := s.hasher.Hash(ctx, next)
+	hash, err := s.hasher.Hash(withClient(ctx, c.IP), next)
 	if err != nil {
-		return err
+		return s.busy(ctx, err, id, c)
 	}
 	if err := s.users.UpdatePasswordHash(ctx, id, hash); err != nil {
 		return err

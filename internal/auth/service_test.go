@@ -234,7 +234,7 @@ func TestAuthenticate(t *testing.T) {
 			if err == nil && u.ID != ann.ID {
 				t.Fatalf("Authenticate: got user %d, want %d", u.ID, ann.ID)
 			}
-			if err != nil && u != (auth.User{}) {
+			if err != nil && u != (auth.Login{}) {
 				t.Fatalf("Authenticate failed but returned user %+v", u)
 			}
 			if tt.event == (auth.Event{}) {

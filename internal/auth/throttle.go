@@ -15,32 +15,62 @@ type Count struct {
 	TTL time.Duration // time left in the counter's window; 0 when absent
 }
 
+// Budget is one counter and the count it may reach.
+type Budget struct {
+	Key   string
+	Limit int64
+}
+
 // Counter keeps expiring counters shared by every instance that uses the
 // same back-end (Redis), or by one process (memory).
 type Counter interface {
 	// Counts returns the state of each key, in order (zero when absent).
 	Counts(ctx context.Context, keys ...string) ([]Count, error)
-	// Incr adds one to each key, atomically, and returns their states after
-	// the increment, in order. A key that does not exist starts a window of
-	// the given length, which later increments do not extend.
-	Incr(ctx context.Context, window time.Duration, keys ...string) ([]Count, error)
+	// Take adds one to every key of budgets when each is below its Limit,
+	// as one atomic step, and reports whether it did. The states returned
+	// are those after the increment, or as found when nothing was taken,
+	// in order. A key that does not exist starts a window of the given
+	// length, which later increments do not extend.
+	Take(ctx context.Context, window time.Duration, budgets ...Budget) (bool, []Count, error)
 	// Reset deletes key.
 	Reset(ctx context.Context, key string) error
 }
 
+// ThrottleCause says which limit a *ThrottledError comes from.
+type ThrottleCause int
+
+// The limits behind a *ThrottledError.
+const (
+	// CauseFailures: too many failed logins.
+	CauseFailures ThrottleCause = iota
+	// CauseSignups: too many sign-ups from one client network.
+	CauseSignups
+	// CauseBusy: too many password checks queued for one client network.
+	CauseBusy
+)
+
 // ThrottledError is returned while a client must wait before trying again.
 type ThrottledError struct {
 	RetryAfter time.Duration
+	Cause      ThrottleCause
 }
 
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("auth: too many failed attempts, retry after %s", e.RetryAfter)
+	what := "too many failed attempts"
+	switch e.Cause {
+	case CauseSignups:
+		what = "too many sign-ups"
+	case CauseBusy:
+		what = "too many password checks queued"
+	}
+	return fmt.Sprintf("auth: %s, retry after %s", what, e.RetryAfter)
 }
 
 // ThrottleConfig sets the limits of a Throttle.
 type ThrottleConfig struct {
 	// MaxFailures is how many failures one account may see from one client
-	// IP in one window; the next attempt is refused.
+	// IP, or from one known device, in one window; the next attempt is
+	// refused.
 	MaxFailures int
 	// Window is how long a run of failures is remembered.
 	Window time.Duration
@@ -48,21 +78,46 @@ type ThrottleConfig struct {
 	// stops password spraying (few guesses on many accounts). Zero means
 	// 20 × MaxFailures.
 	MaxFailuresPerIP int
+	// MaxSignups is how many sign-ups one client network may attempt per
+	// SignupWindow. Zero means no limit.
+	MaxSignups   int
+	SignupWindow time.Duration
+	// DeviceKey signs device cookies (at least 32 bytes); nil turns them
+	// off, and every login is judged on the account+IP and IP budgets.
+	DeviceKey []byte
 }
 
-// Throttle limits failed logins per account and client IP, and per client IP.
-// Keys combine account and IP, so that nobody can lock a user out from an
-// address the user does not share.
+// Attempt identifies a login attempt for the throttle.
+type Attempt struct {
+	Email string // normalised
+	IP    string
+	// Device is the id of the browser's device cookie for Email, or ""
+	// when the browser presented none valid for that account.
+	Device string
+}
+
+// Throttle limits failed logins and sign-ups.
+//
+// A login is judged on the failures of its account from its client IP and
+// on those of its IP across accounts, or, from a browser that signed in to
+// the account before (a device cookie), on that device's failures alone, so
+// that an attacker who uses up the first two does not lock the user out
+// (OWASP, "Slow down online guessing attacks with device cookies"). Keys
+// combine account and IP, so nobody can lock a user out from an address the
+// user does not share.
 //
 // Only failures count, so any number of people may log in at once from one
-// address. Attempts made in parallel all pass Check before any of them has
-// failed; so that they cannot learn more than the limit allows, Fail and
-// Succeed look at the counts again after the password check, and an
-// attempt that ends past the limit gets the same *ThrottledError as one
-// refused up front, whether its password was right or wrong.
+// address. What an attempt may reveal is decided after its password check,
+// in one atomic step on the counters: a wrong password takes one unit of
+// every budget if each has one left (answered "wrong"), a right one signs
+// in if each has one left; otherwise both are answered throttled and
+// change nothing. So a burst of parallel guesses gets at most the budget's
+// worth of answers, and the guesses beyond it look, in every answer and
+// every counter, the same whether the right password was among them or not.
 type Throttle struct {
 	counter Counter
 	cfg     ThrottleConfig
+	devices *devices
 }
 
 // NewThrottle returns a Throttle keeping its counts in c.
@@ -70,7 +125,11 @@ func NewThrottle(c Counter, cfg ThrottleConfig) *Throttle {
 	if cfg.MaxFailuresPerIP <= 0 {
 		cfg.MaxFailuresPerIP = 20 * cfg.MaxFailures
 	}
-	return &Throttle{counter: c, cfg: cfg}
+	t := &Throttle{counter: c, cfg: cfg}
+	if len(cfg.DeviceKey) > 0 {
+		t.devices = &devices{key: cfg.DeviceKey}
+	}
+	return t
 }
 
 func accountKey(email, ip string) string {
@@ -97,53 +156,95 @@ func clientNetwork(ip string) string {
 	return p.String()
 }
 
-// wait returns how long to wait when account or ip has reached its limit
-// (at reaches the limit when a count is at least the limit minus slack).
-func (t *Throttle) wait(counts []Count, slack int64) error {
+// budgets are the counters a login attempt is judged on.
+func (t *Throttle) budgets(a Attempt) []Budget {
+	if a.Device != "" {
+		return []Budget{{Key: "dev:" + a.Device, Limit: int64(t.cfg.MaxFailures)}}
+	}
+	return []Budget{
+		{Key: accountKey(a.Email, a.IP), Limit: int64(t.cfg.MaxFailures)},
+		{Key: ipKey(a.IP), Limit: int64(t.cfg.MaxFailuresPerIP)},
+	}
+}
+
+// refusal returns a *ThrottledError when a budget has nothing left, with
+// the longest wait among those that have nothing left.
+func refusal(budgets []Budget, counts []Count, cause ThrottleCause) error {
 	var wait time.Duration
-	if counts[0].N >= int64(t.cfg.MaxFailures)+slack {
-		wait = max(wait, counts[0].TTL)
+	spent := false
+	for i, b := range budgets {
+		if counts[i].N >= b.Limit {
+			spent = true
+			wait = max(wait, counts[i].TTL)
+		}
 	}
-	if counts[1].N >= int64(t.cfg.MaxFailuresPerIP)+slack {
-		wait = max(wait, counts[1].TTL)
+	if !spent {
+		return nil
 	}
-	if wait > 0 {
-		return &ThrottledError{RetryAfter: max(wait, time.Second)}
-	}
-	return nil
+	return &ThrottledError{RetryAfter: max(wait, time.Second), Cause: cause}
 }
 
-// Check returns a *ThrottledError when email from ip has used up its
-// failures, or ip its failures across accounts.
-func (t *Throttle) Check(ctx context.Context, email, ip string) error {
-	counts, err := t.counter.Counts(ctx, accountKey(email, ip), ipKey(ip))
+// Check returns a *ThrottledError when a budget of a is used up. It is
+// called before the password check, so that a used-up budget costs no hash.
+func (t *Throttle) Check(ctx context.Context, a Attempt) error {
+	b := t.budgets(a)
+	counts, err := t.counter.Counts(ctx, keys(b)...)
 	if err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
-	return t.wait(counts, 0)
+	return refusal(b, counts, CauseFailures)
 }
 
-// Fail records a failed attempt on email from ip. It returns a
-// *ThrottledError when the failure went past the limit, which happens only
-// to attempts made in parallel: the caller answers as throttled.
-func (t *Throttle) Fail(ctx context.Context, email, ip string) error {
-	counts, err := t.counter.Incr(ctx, t.cfg.Window, accountKey(email, ip), ipKey(ip))
+// Fail records a wrong password when every budget of a has one left, and
+// otherwise returns a *ThrottledError and records nothing: the caller
+// answers as throttled.
+func (t *Throttle) Fail(ctx context.Context, a Attempt) error {
+	return t.take(ctx, t.cfg.Window, CauseFailures, t.budgets(a))
+}
+
+// take takes one from every budget, or returns a *ThrottledError of cause
+// when one has nothing left.
+func (t *Throttle) take(ctx context.Context, window time.Duration, cause ThrottleCause, b []Budget) error {
+	taken, counts, err := t.counter.Take(ctx, window, b...)
 	if err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
-	return t.wait(counts, 1)
+	if taken {
+		return nil
+	}
+	return refusal(b, counts, cause)
 }
 
-// Succeed clears the failures of email from ip after a right password,
-// unless parallel failures used up the budget meanwhile: then it returns a
-// *ThrottledError and the caller must not sign the user in. The per-IP
-// count stays: a sprayer who guesses one password right earns no new budget.
-func (t *Throttle) Succeed(ctx context.Context, email, ip string) error {
-	if err := t.Check(ctx, email, ip); err != nil {
+// Succeed lets a right password sign in when every budget of a has one
+// left (the condition of Fail), clearing the failures of the account from
+// this IP or device. Otherwise it returns the *ThrottledError that Fail
+// would, and records nothing: the caller must not sign the user in. The
+// per-IP count stays: a sprayer who guesses one password right earns no
+// new budget.
+func (t *Throttle) Succeed(ctx context.Context, a Attempt) error {
+	if err := t.Check(ctx, a); err != nil {
 		return err
 	}
-	if err := t.counter.Reset(ctx, accountKey(email, ip)); err != nil {
+	if err := t.counter.Reset(ctx, t.budgets(a)[0].Key); err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// SignUp counts a sign-up from ip, and returns a *ThrottledError when the
+// client network has used up its sign-ups for the window.
+func (t *Throttle) SignUp(ctx context.Context, ip string) error {
+	if t.cfg.MaxSignups <= 0 {
+		return nil
+	}
+	b := []Budget{{Key: "signup:" + clientNetwork(ip), Limit: int64(t.cfg.MaxSignups)}}
+	return t.take(ctx, t.cfg.SignupWindow, CauseSignups, b)
+}
+
+func keys(budgets []Budget) []string {
+	ks := make([]string, len(budgets))
+	for i, b := range budgets {
+		ks[i] = b.Key
+	}
+	return ks
 }

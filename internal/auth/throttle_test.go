@@ -36,9 +36,9 @@ func redisPool(t *testing.T) (*redis.Pool, string) {
 // attempt makes a login attempt whose password is wrong: Check, then Fail.
 func attempt(t *testing.T, th *auth.Throttle, email, ip string) error {
 	t.Helper()
-	err := th.Check(t.Context(), email, ip)
+	err := th.Check(t.Context(), auth.Attempt{Email: email, IP: ip})
 	if err == nil {
-		err = th.Fail(t.Context(), email, ip)
+		err = th.Fail(t.Context(), auth.Attempt{Email: email, IP: ip})
 	}
 	var te *auth.ThrottledError
 	if err != nil && !errors.As(err, &te) {
@@ -50,10 +50,10 @@ func attempt(t *testing.T, th *auth.Throttle, email, ip string) error {
 // succeed makes a login attempt whose password is right: Check, then Succeed.
 func succeed(t *testing.T, th *auth.Throttle, email, ip string) {
 	t.Helper()
-	if err := th.Check(t.Context(), email, ip); err != nil {
+	if err := th.Check(t.Context(), auth.Attempt{Email: email, IP: ip}); err != nil {
 		t.Fatalf("Check(%q, %q): %v", email, ip, err)
 	}
-	if err := th.Succeed(t.Context(), email, ip); err != nil {
+	if err := th.Succeed(t.Context(), auth.Attempt{Email: email, IP: ip}); err != nil {
 		t.Fatalf("Succeed(%q, %q): %v", email, ip, err)
 	}
 }
@@ -186,7 +186,7 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		var wg sync.WaitGroup
 		for range 40 {
 			wg.Go(func() {
-				err := th.Fail(t.Context(), ann, ip1)
+				err := th.Fail(t.Context(), auth.Attempt{Email: ann, IP: ip1})
 				var te *auth.ThrottledError
 				mu.Lock()
 				defer mu.Unlock()
@@ -210,15 +210,92 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		// The right password among parallel guesses that used up the
 		// budget meanwhile: answered as throttled, not signed in.
 		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
-		if err := th.Check(t.Context(), ann, ip1); err != nil {
+		if err := th.Check(t.Context(), auth.Attempt{Email: ann, IP: ip1}); err != nil {
 			t.Fatalf("Check: %v", err)
 		}
 		for range 3 {
-			_ = th.Fail(t.Context(), ann, ip1)
+			_ = th.Fail(t.Context(), auth.Attempt{Email: ann, IP: ip1})
 		}
 		var te *auth.ThrottledError
-		if err := th.Succeed(t.Context(), ann, ip1); !errors.As(err, &te) {
+		if err := th.Succeed(t.Context(), auth.Attempt{Email: ann, IP: ip1}); !errors.As(err, &te) {
 			t.Fatalf("Succeed: got %v, want *ThrottledError", err)
+		}
+	})
+
+	t.Run("past the budget, right and wrong change nothing", func(t *testing.T) {
+		// What an attempt past the budget leaves behind must not depend on
+		// its password: neither a wrong nor a right one counts.
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute, MaxFailuresPerIP: 10})
+		ann1 := auth.Attempt{Email: ann, IP: ip1}
+		for range 3 {
+			if err := th.Fail(t.Context(), ann1); err != nil {
+				t.Fatalf("Fail within the budget: %v", err)
+			}
+		}
+		var te *auth.ThrottledError
+		for range 5 {
+			if err := th.Fail(t.Context(), ann1); !errors.As(err, &te) || te.Cause != auth.CauseFailures {
+				t.Fatalf("Fail past the budget: got %v, want *ThrottledError", err)
+			}
+			if err := th.Succeed(t.Context(), ann1); !errors.As(err, &te) {
+				t.Fatalf("Succeed past the budget: got %v, want *ThrottledError", err)
+			}
+		}
+		// The address has 10 - 3 failures left.
+		for i := range 7 {
+			wantAllowed(t, th, fmt.Sprintf("user%d@example.com", i), ip1)
+		}
+		wantThrottled(t, th, bob, ip1, time.Minute)
+	})
+
+	t.Run("a known device has its own budget", func(t *testing.T) {
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 2, Window: time.Minute, MaxFailuresPerIP: 2})
+		for range 2 {
+			wantAllowed(t, th, ann, ip1)
+		}
+		wantThrottled(t, th, ann, ip1, time.Minute)
+		wantThrottled(t, th, bob, ip1, time.Minute) // the address too
+		own := auth.Attempt{Email: ann, IP: ip1, Device: "device-1"}
+		if err := th.Check(t.Context(), own); err != nil {
+			t.Fatalf("Check from the known device: %v", err)
+		}
+		if err := th.Succeed(t.Context(), own); err != nil {
+			t.Fatalf("Succeed from the known device: %v", err)
+		}
+		for range 2 {
+			if err := th.Fail(t.Context(), own); err != nil {
+				t.Fatalf("Fail from the known device within its budget: %v", err)
+			}
+		}
+		var te *auth.ThrottledError
+		if err := th.Check(t.Context(), own); !errors.As(err, &te) {
+			t.Fatalf("Check from the known device past its budget: got %v, want *ThrottledError", err)
+		}
+		if err := th.Check(t.Context(), auth.Attempt{Email: ann, IP: ip1, Device: "device-2"}); err != nil {
+			t.Fatalf("Check from another known device: %v", err)
+		}
+	})
+
+	t.Run("sign-ups per client network", func(t *testing.T) {
+		th := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 5, MaxSignups: 2, SignupWindow: time.Hour})
+		for _, ip := range []string{"2001:db8:7:7::1", "2001:db8:7:7::2"} {
+			if err := th.SignUp(t.Context(), ip); err != nil {
+				t.Fatalf("SignUp(%s): %v", ip, err)
+			}
+		}
+		var te *auth.ThrottledError
+		err := th.SignUp(t.Context(), "2001:db8:7:7::3")
+		if !errors.As(err, &te) || te.Cause != auth.CauseSignups || te.RetryAfter < time.Second || te.RetryAfter > time.Hour {
+			t.Fatalf("third sign-up from one /64: got %v, want *ThrottledError for sign-ups within the hour", err)
+		}
+		if err := th.SignUp(t.Context(), ip1); err != nil {
+			t.Fatalf("SignUp from another address: %v", err)
+		}
+		unlimited := auth.NewThrottle(newCounter(t), auth.ThrottleConfig{MaxFailures: 5})
+		for range 20 {
+			if err := unlimited.SignUp(t.Context(), ip1); err != nil {
+				t.Fatalf("SignUp without a limit: %v", err)
+			}
 		}
 	})
 
@@ -229,11 +306,11 @@ func throttleSuite(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		var wg sync.WaitGroup
 		for range 40 {
 			wg.Go(func() {
-				if err := th.Check(t.Context(), ann, ip1); err != nil {
+				if err := th.Check(t.Context(), auth.Attempt{Email: ann, IP: ip1}); err != nil {
 					t.Errorf("Check: %v", err)
 					return
 				}
-				if err := th.Succeed(t.Context(), ann, ip1); err != nil {
+				if err := th.Succeed(t.Context(), auth.Attempt{Email: ann, IP: ip1}); err != nil {
 					t.Errorf("Succeed: %v", err)
 				}
 			})
@@ -271,13 +348,13 @@ func TestThrottleCounterDown(t *testing.T) {
 	pool := redisstate.NewPool("redis://127.0.0.1:1/0")
 	defer pool.Close()
 	th := auth.NewThrottle(redisstate.NewCounter(pool, "x:"), auth.ThrottleConfig{MaxFailures: 3, Window: time.Minute})
-	if err := th.Check(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+	if err := th.Check(t.Context(), auth.Attempt{Email: "ann@example.com", IP: "192.0.2.1"}); !errors.Is(err, auth.ErrUnavailable) {
 		t.Fatalf("Check: got %v, want ErrUnavailable", err)
 	}
-	if err := th.Fail(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+	if err := th.Fail(t.Context(), auth.Attempt{Email: "ann@example.com", IP: "192.0.2.1"}); !errors.Is(err, auth.ErrUnavailable) {
 		t.Fatalf("Fail: got %v, want ErrUnavailable", err)
 	}
-	if err := th.Succeed(t.Context(), "ann@example.com", "192.0.2.1"); !errors.Is(err, auth.ErrUnavailable) {
+	if err := th.Succeed(t.Context(), auth.Attempt{Email: "ann@example.com", IP: "192.0.2.1"}); !errors.Is(err, auth.ErrUnavailable) {
 		t.Fatalf("Succeed: got %v, want ErrUnavailable", err)
 	}
 }

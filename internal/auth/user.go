@@ -28,7 +28,7 @@ var (
 	// ErrUserNotFound means no account has that id or email.
 	ErrUserNotFound = errors.New("auth: user not found")
 	// ErrDuplicateEmail means an account with that email already exists.
-	ErrDuplicateEmail = errors.New("auth: email already registered")
+	ErrDuplicateEmail = &FieldError{Field: "email", Message: "An account with this email already exists. Log in instead?"}
 	// ErrInvalidCredentials is the one answer to a wrong email or password,
 	// so that a caller cannot tell which of the two was wrong.
 	ErrInvalidCredentials = errors.New("auth: invalid email or password")

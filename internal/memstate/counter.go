@@ -47,23 +47,36 @@ func (c *Counter) Counts(_ context.Context, keys ...string) ([]auth.Count, error
 	return out, nil
 }
 
-// Incr adds one to each key and returns their states.
-func (c *Counter) Incr(_ context.Context, window time.Duration, keys ...string) ([]auth.Count, error) {
+// Take adds one to every key of budgets when each is below its limit, in
+// one critical section, and returns their states.
+func (c *Counter) Take(_ context.Context, window time.Duration, budgets ...auth.Budget) (bool, []auth.Count, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	out := make([]auth.Count, len(keys))
-	for i, k := range keys {
-		v, ok := c.counts[k]
+	out := make([]auth.Count, len(budgets))
+	taken := true
+	for i, b := range budgets {
+		if v, ok := c.counts[b.Key]; ok && now.Before(v.expires) {
+			out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
+		}
+		if out[i].N >= b.Limit {
+			taken = false
+		}
+	}
+	if !taken {
+		return false, out, nil
+	}
+	for i, b := range budgets {
+		v, ok := c.counts[b.Key]
 		if !ok || !now.Before(v.expires) {
 			c.makeRoom(now)
 			v = count{expires: now.Add(window)}
 		}
 		v.n++
-		c.counts[k] = v
+		c.counts[b.Key] = v
 		out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
 	}
-	return out, nil
+	return true, out, nil
 }
 
 func (c *Counter) makeRoom(now time.Time) {

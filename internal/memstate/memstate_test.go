@@ -40,9 +40,13 @@ func (c *clock) counter(capacity int) *Counter {
 
 func incr(t *testing.T, c *Counter, window time.Duration, keys ...string) []auth.Count {
 	t.Helper()
-	got, err := c.Incr(t.Context(), window, keys...)
+	budgets := make([]auth.Budget, len(keys))
+	for i, k := range keys {
+		budgets[i] = auth.Budget{Key: k, Limit: 1 << 62}
+	}
+	_, got, err := c.Take(t.Context(), window, budgets...)
 	if err != nil {
-		t.Fatalf("Incr: %v", err)
+		t.Fatalf("Take: %v", err)
 	}
 	return got
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/sessionlogin/sessionlogin/internal/auth"
 )
 
-// Counter is an auth.Counter in Redis: atomic INCR on expiring keys, so all
-// instances see one count.
+// Counter is an auth.Counter in Redis: expiring keys changed by one Lua
+// script at a time, so all instances see one count.
 type Counter struct {
 	pool   *redis.Pool
 	prefix string
@@ -55,40 +55,67 @@ func (c *Counter) Counts(ctx context.Context, keys ...string) ([]auth.Count, err
 	return out, nil
 }
 
-// Incr adds one to each key (a new key's window starts now: PEXPIRE NX)
-// and returns their states, in one atomic MULTI/EXEC.
-func (c *Counter) Incr(ctx context.Context, window time.Duration, keys ...string) ([]auth.Count, error) {
+// takeScript adds one to every key when each is below its limit (ARGV[2],
+// ARGV[3], ...), starting a window of ARGV[1] ms on a new key. It returns
+// 1 or 0 (taken or not), then the count and PTTL of every key. One script
+// makes the check and the increments one atomic step across instances;
+// PEXPIRE on a key without a TTL does what PEXPIRE NX does, on every
+// Redis version.
+var takeScript = redis.NewScript(-1, `
+local taken = 1
+for i, k in ipairs(KEYS) do
+  if tonumber(redis.call('GET', k) or '0') >= tonumber(ARGV[i + 1]) then
+    taken = 0
+  end
+end
+local out = {taken}
+for i, k in ipairs(KEYS) do
+  local n
+  if taken == 1 then
+    n = redis.call('INCR', k)
+    if redis.call('PTTL', k) < 0 then
+      redis.call('PEXPIRE', k, ARGV[1])
+    end
+  else
+    n = tonumber(redis.call('GET', k) or '0')
+  end
+  table.insert(out, n)
+  table.insert(out, redis.call('PTTL', k))
+end
+return out
+`)
+
+// Take adds one to every key of budgets when each is below its limit, in
+// one atomic script, and returns their states.
+func (c *Counter) Take(ctx context.Context, window time.Duration, budgets ...auth.Budget) (bool, []auth.Count, error) {
 	rc, err := conn(ctx, c.pool)
 	if err != nil {
-		return nil, err
+		return false, nil, err
 	}
 	defer rc.Close()
-	_ = rc.Send("MULTI")
-	for _, k := range keys {
-		_ = rc.Send("INCR", c.key(k))
-		_ = rc.Send("PEXPIRE", c.key(k), window.Milliseconds(), "NX")
-		_ = rc.Send("PTTL", c.key(k))
+	args := make([]any, 0, 2+2*len(budgets))
+	args = append(args, len(budgets))
+	for _, b := range budgets {
+		args = append(args, c.key(b.Key))
 	}
-	res, err := redis.Values(redis.DoContext(rc, ctx, "EXEC"))
+	args = append(args, window.Milliseconds())
+	for _, b := range budgets {
+		args = append(args, b.Limit)
+	}
+	res, err := redis.Int64s(takeScript.DoContext(ctx, rc, args...))
 	if err != nil {
-		return nil, err
+		return false, nil, err
 	}
-	if len(res) != 3*len(keys) {
-		return nil, fmt.Errorf("redisstate: EXEC returned %d replies, want %d", len(res), 3*len(keys))
+	if len(res) != 1+2*len(budgets) {
+		return false, nil, fmt.Errorf("redisstate: take returned %d values, want %d", len(res), 1+2*len(budgets))
 	}
-	out := make([]auth.Count, len(keys))
-	for i := range keys {
-		n, err := redis.Int64(res[3*i], nil)
-		if err != nil {
-			return nil, err
+	out := make([]auth.Count, len(budgets))
+	for i := range budgets {
+		if ttl := res[2+2*i]; ttl > 0 {
+			out[i] = auth.Count{N: res[1+2*i], TTL: time.Duration(ttl) * time.Millisecond}
 		}
-		ttl, err := redis.Int64(res[3*i+2], nil)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = auth.Count{N: n, TTL: time.Duration(max(ttl, 0)) * time.Millisecond}
 	}
-	return out, nil
+	return res[0] == 1, out, nil
 }
 
 // Reset deletes key.

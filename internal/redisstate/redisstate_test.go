@@ -105,8 +105,8 @@ func TestCounterKeysExpire(t *testing.T) {
 	// never creates a key.
 	pool, prefix := newPool(t)
 	c := redisstate.NewCounter(pool, prefix)
-	if _, err := c.Incr(t.Context(), time.Minute, "a", "b"); err != nil {
-		t.Fatalf("Incr: %v", err)
+	if _, _, err := c.Take(t.Context(), time.Minute, auth.Budget{Key: "a", Limit: 5}, auth.Budget{Key: "b", Limit: 5}); err != nil {
+		t.Fatalf("Take: %v", err)
 	}
 	if _, err := c.Counts(t.Context(), "a", "absent"); err != nil {
 		t.Fatalf("Counts: %v", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/sessionlogin/sessionlogin/internal/memstate"
 	"github.com/sessionlogin/sessionlogin/internal/metrics"
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
+	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
@@ -44,7 +45,15 @@ type Config struct {
 
 	LoginMaxFailures   int
 	LoginFailureWindow time.Duration
+	SignupMaxPerIP     int // zero: sign-ups are not limited
+	SignupWindow       time.Duration
 	Argon2             auth.Argon2Params
+	// HashSlots is how many passwords are hashed at once; zero means
+	// auth's default (two per CPU).
+	HashSlots int
+
+	// SecretKey is SECRET_KEY: the device-cookie key is derived from it.
+	SecretKey secretkey.Key
 
 	TrustedProxies []netip.Prefix
 	MetricsAllow   []netip.Prefix
@@ -55,6 +64,9 @@ type Config struct {
 	// processes share one database and one Redis.
 	DB    *storage.DB
 	State *State
+	// WrapUsers, when set, wraps the account store, so that a test can
+	// hold or count the service's database calls.
+	WrapUsers func(auth.UserStore) auth.UserStore
 }
 
 // Server is the built service.
@@ -100,11 +112,25 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	}
 	store := sessionstore.New(s.State.Backend, cfg.IdleTimeout, m)
 	audit := auth.Auditors{auth.NewAuditLog(logger), m}
+	if !cfg.SecretKey.Valid() {
+		return nil, errors.New("server: a SecretKey is required")
+	}
 	throttle := auth.NewThrottle(s.State.Counter, auth.ThrottleConfig{
-		MaxFailures: cfg.LoginMaxFailures,
-		Window:      cfg.LoginFailureWindow,
+		MaxFailures:  cfg.LoginMaxFailures,
+		Window:       cfg.LoginFailureWindow,
+		MaxSignups:   cfg.SignupMaxPerIP,
+		SignupWindow: cfg.SignupWindow,
+		DeviceKey:    cfg.SecretKey.Derive("device-cookie"),
 	})
-	if s.Auth, err = auth.NewService(s.DB, auth.NewHasher(cfg.Argon2), throttle, audit); err != nil {
+	hasher := auth.NewHasher(cfg.Argon2)
+	if cfg.HashSlots > 0 {
+		hasher = auth.NewHasherSlots(cfg.Argon2, cfg.HashSlots)
+	}
+	var users auth.UserStore = s.DB
+	if cfg.WrapUsers != nil {
+		users = cfg.WrapUsers(users)
+	}
+	if s.Auth, err = auth.NewService(users, hasher, throttle, audit); err != nil {
 		return nil, err
 	}
 	s.Sessions = auth.NewSessions(store, s.State.Registry, audit, auth.SessionConfig{

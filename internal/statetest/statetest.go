@@ -8,8 +8,10 @@ package statetest
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,16 +230,30 @@ func Registry(t *testing.T, newRegistry func(t *testing.T) auth.Registry) {
 	})
 }
 
+// incr takes one from keys with no limit that matters.
 func incr(t *testing.T, c auth.Counter, window time.Duration, keys ...string) []auth.Count {
 	t.Helper()
-	got, err := c.Incr(t.Context(), window, keys...)
-	if err != nil {
-		t.Fatalf("Incr: %v", err)
+	budgets := make([]auth.Budget, len(keys))
+	for i, k := range keys {
+		budgets[i] = auth.Budget{Key: k, Limit: math.MaxInt64}
 	}
-	if len(got) != len(keys) {
-		t.Fatalf("Incr(%d keys) returned %d counts", len(keys), len(got))
+	taken, got := take(t, c, window, budgets...)
+	if !taken {
+		t.Fatalf("Take(%q) without a limit: not taken", keys)
 	}
 	return got
+}
+
+func take(t *testing.T, c auth.Counter, window time.Duration, budgets ...auth.Budget) (bool, []auth.Count) {
+	t.Helper()
+	taken, got, err := c.Take(t.Context(), window, budgets...)
+	if err != nil {
+		t.Fatalf("Take: %v", err)
+	}
+	if len(got) != len(budgets) {
+		t.Fatalf("Take(%d keys) returned %d counts", len(budgets), len(got))
+	}
+	return taken, got
 }
 
 func wantCount(t *testing.T, what string, got auth.Count, n int64, window time.Duration) {
@@ -260,6 +276,50 @@ func Counter(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		wantCount(t, "a", got[0], 2, time.Minute)
 		wantCount(t, "c", got[1], 1, time.Minute)
 		wantCount(t, "a again", got[2], 3, time.Minute)
+	})
+
+	t.Run("take stops at the first spent limit and changes nothing", func(t *testing.T) {
+		c := newCounter(t)
+		incr(t, c, time.Minute, "a", "a")
+		taken, got := take(t, c, time.Minute, auth.Budget{Key: "b", Limit: 5}, auth.Budget{Key: "a", Limit: 2})
+		if taken {
+			t.Fatalf("Take past a's limit: taken")
+		}
+		if got[0] != (auth.Count{}) {
+			t.Errorf("b, not taken: got %+v, want the zero Count", got[0])
+		}
+		wantCount(t, "a, not taken", got[1], 2, time.Minute)
+		taken, got = take(t, c, time.Minute, auth.Budget{Key: "b", Limit: 5}, auth.Budget{Key: "a", Limit: 3})
+		if !taken {
+			t.Fatalf("Take below both limits: not taken")
+		}
+		wantCount(t, "b", got[0], 1, time.Minute)
+		wantCount(t, "a", got[1], 3, time.Minute)
+	})
+
+	t.Run("parallel takes never pass the limit", func(t *testing.T) {
+		c := newCounter(t)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		n := 0
+		for range 40 {
+			wg.Go(func() {
+				taken, _, err := c.Take(t.Context(), time.Minute, auth.Budget{Key: "a", Limit: 7})
+				if err != nil {
+					t.Errorf("Take: %v", err)
+				}
+				if taken {
+					mu.Lock()
+					n++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if n != 7 {
+			t.Fatalf("got %d takes, want 7", n)
+		}
+		wantCount(t, "a", counts(t, c, "a")[0], 7, time.Minute)
 	})
 
 	t.Run("later incr does not extend the window", func(t *testing.T) {
