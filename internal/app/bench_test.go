@@ -28,6 +28,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/server"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 	"github.com/sessionlogin/sessionlogin/internal/webtest"
@@ -58,6 +59,7 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 		RememberLifetime:   720 * time.Hour,
 		TouchInterval:      cfg.touchInterval,
 		LoginMaxFailures:   5,
+		SecretKey:          secretkey.Generate(),
 		LoginFailureWindow: 15 * time.Minute,
 		Argon2:             cfg.params,
 	}

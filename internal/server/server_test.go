@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/server"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 )
@@ -26,6 +27,7 @@ func config(t *testing.T, store string) server.Config {
 		Lifetime:           12 * time.Hour,
 		RememberLifetime:   720 * time.Hour,
 		LoginMaxFailures:   5,
+		SecretKey:          secretkey.Generate(),
 		LoginFailureWindow: 15 * time.Minute,
 		Argon2:             auth.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
 		MetricsAllow:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
