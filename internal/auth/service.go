@@ -42,6 +42,13 @@ func NewService(users UserStore, hasher *Hasher, throttle *Throttle, audit Audit
 // SignUp creates an account. Policy violations come back as the policy
 // errors of this package; a taken email as ErrDuplicateEmail.
 func (s *Service) SignUp(ctx context.Context, email, password string, c Client) (User, error) {
+	return s.signUp(ctx, email, password, c, s.users.CreateUser)
+}
+
+// signUp checks and hashes, then creates the account with create (which
+// may write more in the same transaction, such as a verification mail).
+func (s *Service) signUp(ctx context.Context, email, password string, c Client,
+	create func(ctx context.Context, email, passwordHash string) (User, error)) (User, error) {
 	email, err := ValidateEmail(email)
 	if err != nil {
 		return User{}, err
@@ -60,7 +67,7 @@ func (s *Service) SignUp(ctx context.Context, email, password string, c Client) 
 	if err != nil {
 		return User{}, err
 	}
-	u, err := s.users.CreateUser(ctx, email, hash)
+	u, err := create(ctx, email, hash)
 	if err != nil {
 		return User{}, err
 	}

@@ -20,7 +20,13 @@ type User struct {
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// EmailVerifiedAt is when the current address was confirmed by a
+	// mailed link; zero while it is not.
+	EmailVerifiedAt time.Time
 }
+
+// EmailVerified reports whether the account's address has been confirmed.
+func (u User) EmailVerified() bool { return !u.EmailVerifiedAt.IsZero() }
 
 // Errors returned by this package and by the back-ends that implement its
 // interfaces. Callers compare them with errors.Is.
