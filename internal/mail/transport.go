@@ -138,14 +138,23 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// NewTransport returns the transport of e, sending as from. tlsConfig, if
-// not nil, replaces the default TLS settings (tests trust their own
-// certificate with it).
-func NewTransport(e Endpoint, from string, log *slog.Logger, tlsConfig *tls.Config) Transport {
+// TransportOptions adjust an SMTP transport; the zero value is right for
+// production.
+type TransportOptions struct {
+	// TLS replaces the default TLS settings (tests trust their own
+	// certificate with it).
+	TLS *tls.Config
+	// Dial replaces the dialer (tests reach a local server under another
+	// host name with it).
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// NewTransport returns the transport of e, sending as from.
+func NewTransport(e Endpoint, from string, log *slog.Logger, o TransportOptions) Transport {
 	if e.Scheme == SchemeLog {
 		return logTransport{log: log}
 	}
-	return &smtpTransport{e: e, from: from, tls: tlsConfig}
+	return &smtpTransport{e: e, from: from, o: o}
 }
 
 // logTransport writes every mail, links included, to the log: a developer
@@ -164,7 +173,7 @@ const smtpTimeout = 30 * time.Second
 type smtpTransport struct {
 	e    Endpoint
 	from string
-	tls  *tls.Config
+	o    TransportOptions
 }
 
 // options picks the client's TLS and authentication: implicit TLS for
@@ -172,11 +181,14 @@ type smtpTransport struct {
 // would go to a host other than this machine.
 func (t *smtpTransport) options() []gomail.Option {
 	opts := []gomail.Option{gomail.WithPort(t.e.Port), gomail.WithTimeout(smtpTimeout)}
-	tlsConfig := t.tls
+	tlsConfig := t.o.TLS
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{ServerName: t.e.Host, MinVersion: tls.VersionTLS12}
 	}
 	opts = append(opts, gomail.WithTLSConfig(tlsConfig))
+	if t.o.Dial != nil {
+		opts = append(opts, gomail.WithDialContextFunc(t.o.Dial))
+	}
 	loopback := isLoopback(t.e.Host)
 	switch {
 	case t.e.Scheme == SchemeSMTPS:
