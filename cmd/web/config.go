@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
 
@@ -31,6 +32,11 @@ type config struct {
 	TrustedProxies     []netip.Prefix
 	LogLevel           slog.Level
 	LogFormat          string // "text" or "json"
+	PublicURL          string // origin, no trailing slash
+	Mail               mail.Endpoint
+	MailFrom           string
+	NotifyNewDevice    bool
+	EmailVerification  string // "optional" or "required"
 }
 
 // configError names the variable whose value is wrong; main exits 2 on it.
@@ -63,6 +69,11 @@ func parseConfig(getenv func(string) string) (config, error) {
 		TrustedProxies:     p.prefixes("TRUSTED_PROXIES"),
 		LogLevel:           p.logLevel("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.oneOf("LOG_FORMAT", "text", "text", "json"),
+		PublicURL:          p.publicURL("PUBLIC_URL", "http://localhost:4000"),
+		Mail:               p.mailURL("MAIL_URL", "log:"),
+		MailFrom:           p.mailFrom("MAIL_FROM", "Sessionlogin <no-reply@localhost>"),
+		NotifyNewDevice:    p.boolean("NOTIFY_NEW_DEVICE", true),
+		EmailVerification:  p.oneOf("EMAIL_VERIFICATION", "optional", "optional", "required"),
 	}
 	if p.err != nil {
 		return config{}, p.err
@@ -234,4 +245,40 @@ func (p *envParser) logLevel(name string, def slog.Level) slog.Level {
 		p.fail(name, errors.New("want debug, info, warn or error, got "+strconv.Quote(v)))
 	}
 	return l
+}
+
+// publicURL reads the site's origin as users see it ("https://example.com"),
+// the start of every link in mails.
+func (p *envParser) publicURL(name, def string) string {
+	v := p.get(name, def)
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		p.fail(name, fmt.Errorf("not a URL: %q", v))
+	case u.Scheme != "http" && u.Scheme != "https":
+		p.fail(name, fmt.Errorf("want http:// or https:// and a host, got %q", v))
+	case u.Host == "" || u.Hostname() == "":
+		p.fail(name, fmt.Errorf("no host in %q", v))
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		p.fail(name, fmt.Errorf("want only scheme, host and port (the site's origin), got %q", v))
+	default:
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
+}
+
+func (p *envParser) mailURL(name, def string) mail.Endpoint {
+	e, err := mail.ParseURL(p.get(name, def))
+	if err != nil {
+		p.fail(name, err)
+	}
+	return e
+}
+
+func (p *envParser) mailFrom(name, def string) string {
+	from, err := mail.ParseFrom(p.get(name, def))
+	if err != nil {
+		p.fail(name, err)
+	}
+	return from
 }

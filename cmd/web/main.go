@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessionlogin/sessionlogin/internal/app"
 	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/metrics"
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
@@ -88,10 +89,23 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		RememberLifetime: cfg.RememberLifetime,
 		Codec:            sessionstore.Codec{},
 	})
+	sender, err := mail.NewSender(db, mail.NewTransport(cfg.Mail, cfg.MailFrom, logger, mail.TransportOptions{}),
+		logger, mail.SenderConfig{})
+	if err != nil {
+		return err
+	}
+	m.Register(sender)
+	recovery := auth.NewRecovery(service, db, state.counter, auth.RecoveryConfig{
+		PublicURL:           cfg.PublicURL,
+		RequireVerification: cfg.EmailVerification == "required",
+		NotifyNewDevice:     cfg.NotifyNewDevice,
+		Observer:            sender,
+	})
 	handler, err := app.New(app.Config{
 		Logger:         logger,
 		Auth:           service,
 		Sessions:       sessions,
+		Recovery:       recovery,
 		Metrics:        m,
 		TrustedProxies: cfg.TrustedProxies,
 		SecureCookies:  cfg.CookieSecure,
@@ -119,7 +133,21 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return fmt.Errorf("listen: %w", err)
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "database", string(db.Dialect()),
-		"session_store", cfg.SessionStore)
+		"session_store", cfg.SessionStore, "mail", cfg.Mail.String(), "public_url", cfg.PublicURL)
+
+	// The sender outlives the server's shutdown (requests being drained
+	// may still queue mail) and stops before the database closes (defers
+	// run last-in first-out). Mails it has not sent stay in the outbox.
+	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	senderDone := make(chan struct{})
+	go func() {
+		defer close(senderDone)
+		sender.Run(senderCtx)
+	}()
+	defer func() {
+		stopSender()
+		<-senderDone
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

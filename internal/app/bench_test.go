@@ -92,8 +92,10 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 		CookieName: "sid", Secure: true, Lifetime: 12 * time.Hour, RememberLifetime: 720 * time.Hour,
 		Codec: sessionstore.Codec{}, TouchInterval: cfg.touchInterval,
 	})
+	// Mails are queued to the outbox; no sender runs in benchmarks.
+	recovery := auth.NewRecovery(svc, db, counter, auth.RecoveryConfig{PublicURL: "https://app.example"})
 	h, err := app.New(app.Config{
-		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, SecureCookies: true,
+		Logger: logger, Auth: svc, Sessions: sessions, Recovery: recovery, Metrics: m, SecureCookies: true,
 		Checks: []app.Check{{Name: "database", Ping: db.Ping}, {Name: "session store", Ping: store.Ping}},
 	})
 	if err != nil {

@@ -60,13 +60,18 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 	if err := auth.CheckPassword(password, email); err != nil {
 		f.AddError("password", policyMessage(err))
 	}
+	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
 		if err := app.sessions.Ping(r.Context()); err != nil {
 			app.serverError(w, r, err)
 			return
 		}
-		user, err := app.auth.SignUp(r.Context(), email, password, app.client(r))
+		user, err := app.recovery.SignUp(r.Context(), email, password, app.client(r))
 		switch {
+		case app.recovery.VerificationRequired() && (err == nil || errors.Is(err, auth.ErrDuplicateEmail)):
+			// One page for a new address and a taken one; nobody is signed in.
+			app.checkEmail(w, r, http.StatusOK, f)
+			return
 		case err == nil:
 			if err := app.sessions.LogIn(r.Context(), user, false, app.client(r)); err != nil {
 				app.serverError(w, r, err)
@@ -78,6 +83,8 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 			f.AddError("email", policyMessage(err))
 		case policyMessage(err) != "":
 			f.AddError("password", policyMessage(err))
+		case mailThrottled(w, f, err):
+			status = http.StatusTooManyRequests
 		default:
 			app.serverError(w, r, err)
 			return
@@ -85,7 +92,7 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 	}
 	data := app.newTemplateData(r)
 	data.Form = f
-	app.render(w, r, http.StatusUnprocessableEntity, "signup", data)
+	app.render(w, r, status, "signup", data)
 }
 
 func (app *application) loginView(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +102,7 @@ func (app *application) loginView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := app.newTemplateData(r)
+	data.Notice = app.popNotice(w, r)
 	data.Form = newForm(map[string][]string{"next": {next}})
 	app.render(w, r, http.StatusOK, "login", data)
 }
@@ -120,12 +128,20 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 		c := app.client(r)
 		user, err := app.auth.Authenticate(r.Context(), f.Get("email"), f.Get("password"), c)
 		switch {
+		case err == nil && app.recovery.VerificationRequired() && !user.EmailVerified():
+			// Never signed in before the address is verified; the page
+			// can send the link again.
+			app.checkEmail(w, r, http.StatusOK, f)
+			return
 		case err == nil:
 			// A second factor would be asked for here, before LogIn.
 			if err := app.sessions.LogIn(r.Context(), user, f.Get("remember") == "on", c); err != nil {
 				app.serverError(w, r, err)
 				return
 			}
+			// knownDevice: false until device cookies (issue 8) tell
+			// whether this browser signed in to the account before.
+			app.notifySignIn(r, user, false)
 			http.Redirect(w, r, orDefault(f.Get("next"), "/account"), http.StatusSeeOther)
 			return
 		case errors.Is(err, auth.ErrInvalidCredentials):
@@ -145,12 +161,21 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 // throttled reports whether err is a *auth.ThrottledError, and if so sets
 // Retry-After and tells the form how long to wait.
 func throttled(w http.ResponseWriter, f *form, err error) bool {
+	return tooMany(w, f, err, "Too many failed attempts.")
+}
+
+// mailThrottled is throttled for requests that send mail.
+func mailThrottled(w http.ResponseWriter, f *form, err error) bool {
+	return tooMany(w, f, err, "Too many emails were asked for.")
+}
+
+func tooMany(w http.ResponseWriter, f *form, err error, what string) bool {
 	var te *auth.ThrottledError
 	if !errors.As(err, &te) {
 		return false
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(te.RetryAfter)))
-	f.Message = "Too many failed attempts. Please wait " + humanWait(te.RetryAfter) + " before trying again."
+	f.Message = what + " Please wait " + humanWait(te.RetryAfter) + " before trying again."
 	return true
 }
 

@@ -17,10 +17,12 @@ import (
 
 	"github.com/sessionlogin/sessionlogin/internal/app"
 	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/memstate"
 	"github.com/sessionlogin/sessionlogin/internal/metrics"
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
+	"github.com/sessionlogin/sessionlogin/internal/smtptest"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 	"github.com/sessionlogin/sessionlogin/internal/webtest"
@@ -39,6 +41,7 @@ var stores = []string{"memory", "redis"}
 type shared struct {
 	store    string
 	db       *storage.DB
+	sink     *smtptest.Server // the mail server every instance sends to
 	pool     *redis.Pool
 	prefix   string
 	memory   *memstate.SessionBackend
@@ -63,6 +66,14 @@ type options struct {
 	// wrapBackend, when set, wraps the session back-end, so that a test can
 	// watch what reaches the store.
 	wrapBackend func(sessionstore.Backend) sessionstore.Backend
+	// requireVerification is EMAIL_VERIFICATION=required; notifyNewDevice
+	// is NOTIFY_NEW_DEVICE.
+	requireVerification bool
+	notifyNewDevice     bool
+	// maxMails overrides the mail throttle's per-address limit.
+	maxMails int
+	// noSender leaves the outbox undelivered by this instance.
+	noSender bool
 }
 
 func (o *options) defaults() {
@@ -93,12 +104,18 @@ func (o *options) defaults() {
 // prefix on TEST_REDIS_URL.
 func newShared(t testing.TB, store string) *shared {
 	t.Helper()
-	db, err := storage.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "app.db"))
+	return newSharedOn(t, store, "sqlite:"+filepath.Join(t.TempDir(), "app.db"))
+}
+
+// newSharedOn is newShared on the database of dbURL.
+func newSharedOn(t testing.TB, store, dbURL string) *shared {
+	t.Helper()
+	db, err := storage.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := &shared{store: store, db: db}
+	s := &shared{store: store, db: db, sink: smtptest.Start(t)}
 	switch store {
 	case "redis":
 		u := testenv.RedisURL(t)
@@ -123,6 +140,7 @@ type instance struct {
 	*httptest.Server
 	Sessions *auth.Sessions
 	Auth     *auth.Service
+	Sender   *mail.Sender
 }
 
 // newInstance starts an app over sh, as cmd/web wires it.
@@ -157,6 +175,19 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		CookieName: "sid", Secure: true, Lifetime: o.lifetime, RememberLifetime: o.rememberLifetime,
 		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval,
 	})
+	sender, err := mail.NewSender(sh.db, mail.NewTransport(mustEndpoint(t, sh.sink.URL()), "Sessionlogin <no-reply@example.com>",
+		logger, mail.TransportOptions{}), logger, fastSender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Register(sender)
+	if !o.noSender {
+		runSender(t, sender)
+	}
+	recovery := auth.NewRecovery(svc, sh.db, counter, auth.RecoveryConfig{
+		PublicURL: publicURL, RequireVerification: o.requireVerification, NotifyNewDevice: o.notifyNewDevice,
+		MaxMailsPerAddress: o.maxMails, Observer: sender,
+	})
 	var proxies []netip.Prefix
 	for _, p := range strings.Split(o.trustedProxies, ",") {
 		if p != "" {
@@ -164,7 +195,7 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		}
 	}
 	h, err := app.New(app.Config{
-		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, TrustedProxies: proxies,
+		Logger: logger, Auth: svc, Sessions: sessions, Recovery: recovery, Metrics: m, TrustedProxies: proxies,
 		SecureCookies: true,
 		Checks:        []app.Check{{Name: "database", Ping: sh.db.Ping}, {Name: "session store", Ping: store.Ping}},
 	})
@@ -173,7 +204,48 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &instance{Server: srv, Sessions: sessions, Auth: svc}
+	return &instance{Server: srv, Sessions: sessions, Auth: svc, Sender: sender}
+}
+
+// publicURL is PUBLIC_URL in tests: links in mails start with it, and
+// tests follow them on whichever instance they choose (see follow).
+const publicURL = "https://app.example"
+
+// fastSender makes senders deliver and retry within milliseconds.
+var fastSender = mail.SenderConfig{Poll: 20 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}
+
+func mustEndpoint(t testing.TB, raw string) mail.Endpoint {
+	t.Helper()
+	e, err := mail.ParseURL(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// runSender runs s until the test ends, and checks that it stops.
+func runSender(t testing.TB, s *mail.Sender) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("mail sender did not stop within 20s")
+		}
+	})
+}
+
+// follow turns a link from a mail into the same address on srv.
+func (srv *instance) follow(t testing.TB, link string) string {
+	t.Helper()
+	rest, ok := strings.CutPrefix(link, publicURL)
+	if !ok || !strings.HasPrefix(rest, "/") {
+		t.Fatalf("link %q does not start with PUBLIC_URL %s", link, publicURL)
+	}
+	return srv.URL + rest
 }
 
 // The HTTP client and assertions are shared with cmd/web's tests.

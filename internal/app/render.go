@@ -28,8 +28,20 @@ type templateData struct {
 	Form         *form // the page's main form
 	PasswordForm *form
 	DeleteForm   *form
+	EmailForm    *form
 	Sessions     []sessionView
 	Error        errorView
+
+	// Token is the one-time token of the reset or confirmation page, sent
+	// back in a hidden field.
+	Token string
+	// Sent marks the forgot-password page once an address was submitted.
+	Sent bool
+	// Purpose is what an address link confirms: auth.PurposeVerifyEmail
+	// or auth.PurposeChangeEmail.
+	Purpose auth.Purpose
+	// AskAgain is where a visitor with a dead link gets a new one.
+	AskAgain string
 }
 
 func (app *application) newTemplateData(r *http.Request) templateData {
@@ -40,6 +52,7 @@ func (app *application) newTemplateData(r *http.Request) templateData {
 		Form:         newForm(nil),
 		PasswordForm: newForm(nil),
 		DeleteForm:   newForm(nil),
+		EmailForm:    newForm(nil),
 	}
 }
 
@@ -154,7 +167,7 @@ type pageKey struct {
 	signedIn bool
 	year     int
 	notice   string
-	forms    [3]string // Form, PasswordForm, DeleteForm: encoded values, or "\x00" for nil
+	forms    [4]string // Form, PasswordForm, DeleteForm, EmailForm: encoded values, or "\x00" for nil
 	err      errorView
 }
 
@@ -163,7 +176,7 @@ func newPageKey(t *template.Template, d templateData) (pageKey, bool) {
 	if d.User != nil {
 		k.user, k.signedIn = *d.User, true
 	}
-	for i, f := range [3]*form{d.Form, d.PasswordForm, d.DeleteForm} {
+	for i, f := range [4]*form{d.Form, d.PasswordForm, d.DeleteForm, d.EmailForm} {
 		switch {
 		case f == nil:
 			k.forms[i] = "\x00"
@@ -175,7 +188,7 @@ func newPageKey(t *template.Template, d templateData) (pageKey, bool) {
 	}
 	rest := d
 	rest.Path, rest.User, rest.Year, rest.Notice, rest.Error = "", nil, 0, "", errorView{}
-	rest.Form, rest.PasswordForm, rest.DeleteForm = nil, nil, nil
+	rest.Form, rest.PasswordForm, rest.DeleteForm, rest.EmailForm = nil, nil, nil, nil
 	if !reflect.ValueOf(rest).IsZero() { // Sessions, or a field the key lacks
 		return pageKey{}, false
 	}
