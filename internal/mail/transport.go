@@ -228,7 +228,15 @@ func (t *smtpTransport) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("%w: client: %v", ErrPermanent, err)
 	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+	conn, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("dial: %w", err)
+	}
+	err = client.SendWithSMTPClient(conn, msg)
+	// Once the server has accepted the mail, a failed QUIT changes
+	// nothing: reporting it would send the mail again.
+	_ = client.CloseWithSMTPClient(conn)
+	if err != nil {
 		var se *gomail.SendError
 		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 && se.ErrorCode() < 600 &&
 			(se.Reason == gomail.ErrSMTPRcptTo || se.Reason == gomail.ErrSMTPMailFrom) {
