@@ -110,7 +110,9 @@ func TestParseConfigValues(t *testing.T) {
 				return c.Mail, mail.Endpoint{Scheme: mail.SchemeSMTP, Host: "mail.example.com", Port: 2525, Username: "ann", Password: "s@cret"}
 			}},
 		{"MAIL_URL smtps default port", map[string]string{"MAIL_URL": "smtps://mail.example.com"},
-			func(c config) (any, any) { return c.Mail, mail.Endpoint{Scheme: mail.SchemeSMTPS, Host: "mail.example.com", Port: 465} }},
+			func(c config) (any, any) {
+				return c.Mail, mail.Endpoint{Scheme: mail.SchemeSMTPS, Host: "mail.example.com", Port: 465}
+			}},
 		{"MAIL_FROM bare address", map[string]string{"MAIL_FROM": "accounts@example.com"},
 			func(c config) (any, any) { return c.MailFrom, "<accounts@example.com>" }},
 		{"NOTIFY_NEW_DEVICE false", map[string]string{"NOTIFY_NEW_DEVICE": "false"},
