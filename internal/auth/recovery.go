@@ -273,6 +273,22 @@ func (r *Recovery) allowMail(ctx context.Context, email, ip string) error {
 	return nil
 }
 
+// mailTarget validates email, counts a request to mail it against the
+// mail throttle, and returns its account; found is false when it has none.
+func (r *Recovery) mailTarget(ctx context.Context, email, ip string) (u User, found bool, err error) {
+	if email, err = ValidateEmail(email); err != nil {
+		return User{}, false, err
+	}
+	if err := r.allowMail(ctx, email, ip); err != nil {
+		return User{}, false, err
+	}
+	u, err = r.svc.users.UserByEmail(ctx, email)
+	if errors.Is(err, ErrUserNotFound) {
+		return User{}, false, nil
+	}
+	return u, err == nil, err
+}
+
 // pad waits until MinResponse has passed since start (or ctx ends), so
 // that requests mailing an account and requests for unknown addresses
 // take the same time.
@@ -295,18 +311,8 @@ func (r *Recovery) pad(ctx context.Context, start time.Time) {
 // *ThrottledError is reported.
 func (r *Recovery) RequestPasswordReset(ctx context.Context, email string, c Client) error {
 	defer r.pad(ctx, time.Now())
-	email, err := ValidateEmail(email)
-	if err != nil {
-		return err
-	}
-	if err := r.allowMail(ctx, email, c.IP); err != nil {
-		return err
-	}
-	u, err := r.svc.users.UserByEmail(ctx, email)
-	if errors.Is(err, ErrUserNotFound) {
-		return nil
-	}
-	if err != nil {
+	u, found, err := r.mailTarget(ctx, email, c.IP)
+	if err != nil || !found {
 		return err
 	}
 	raw, t := r.newToken(u.ID, PurposePasswordReset, u.Email, ResetTokenTTL)
@@ -377,17 +383,18 @@ func (r *Recovery) verifyMail(email, raw string) Mail {
 }
 
 // SignUp creates an account, as Service.SignUp does, and queues the mail
-// that verifies its address in the same transaction.
+// that verifies its address in the same transaction. Only sign-ups that
+// mail count against the mail throttle.
 //
 // When verification is required, a taken address costs the same time and
 // returns ErrDuplicateEmail, and its owner is mailed instead (how to log in
 // or reset the password): the caller shows one page for both, so that
 // sign-up tells nobody whether an address has an account.
 func (r *Recovery) SignUp(ctx context.Context, email, password string, c Client) (User, error) {
-	if err := r.allowMail(ctx, NormalizeEmail(email), c.IP); err != nil {
-		return User{}, err
-	}
 	u, err := r.svc.signUp(ctx, email, password, c, func(ctx context.Context, email, hash string) (User, error) {
+		if err := r.allowMail(ctx, email, c.IP); err != nil {
+			return User{}, err
+		}
 		raw, t := r.newToken(0, PurposeVerifyEmail, email, VerifyTokenTTL)
 		m := r.verifyMail(email, raw)
 		u, err := r.store.CreateUserWithToken(ctx, email, hash, t, m)
@@ -400,10 +407,14 @@ func (r *Recovery) SignUp(ctx context.Context, email, password string, c Client)
 		return u, err
 	}
 	// The work a new address costs, so that the time tells nothing.
+	email = NormalizeEmail(email)
+	if err := r.allowMail(ctx, email, c.IP); err != nil {
+		return User{}, err
+	}
 	if _, err := r.svc.hasher.Hash(ctx, password); err != nil {
 		return User{}, err
 	}
-	m := Mail{Kind: MailSignupExisting, To: NormalizeEmail(email), Data: map[string]string{
+	m := Mail{Kind: MailSignupExisting, To: email, Data: map[string]string{
 		DataLogin:  r.url("/login"),
 		DataForgot: r.url("/password/forgot"),
 	}}
@@ -420,22 +431,12 @@ func (r *Recovery) SignUp(ctx context.Context, email, password string, c Client)
 // *ThrottledError is reported to the caller as such.
 func (r *Recovery) ResendVerification(ctx context.Context, email string, c Client) error {
 	defer r.pad(ctx, time.Now())
-	email, err := ValidateEmail(email)
-	if err != nil {
-		return nil
+	if _, err := ValidateEmail(email); err != nil {
+		return nil // the page answers as for any address
 	}
-	if err := r.allowMail(ctx, email, c.IP); err != nil {
+	u, found, err := r.mailTarget(ctx, email, c.IP)
+	if err != nil || !found || u.EmailVerified() {
 		return err
-	}
-	u, err := r.svc.users.UserByEmail(ctx, email)
-	if errors.Is(err, ErrUserNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if u.EmailVerified() {
-		return nil
 	}
 	raw, t := r.newToken(u.ID, PurposeVerifyEmail, u.Email, VerifyTokenTTL)
 	m := r.verifyMail(u.Email, raw)

@@ -57,13 +57,9 @@ func (d *DB) Claim(ctx context.Context, claim string, now time.Time, lease time.
 
 // finish runs an update of mail id that holds only while claim holds it.
 func (d *DB) finish(ctx context.Context, query string, id int64, claim string, args ...any) error {
-	res, err := d.db.ExecContext(ctx, query, append([]any{id, claim}, args...)...)
+	n, err := affected(d.db.ExecContext(ctx, query, append([]any{id, claim}, args...)...))
 	if err != nil {
-		return mapError(err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return mapError(err)
+		return err
 	}
 	if n == 0 {
 		return mail.ErrLeaseLost

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"time"
@@ -125,13 +126,19 @@ func (d *DB) accountsChanged() {
 	}
 }
 
-func expectOne(res interface{ RowsAffected() (int64, error) }, err error) error {
+// affected returns how many rows a statement changed, with errors mapped.
+func affected(res sql.Result, err error) (int64, error) {
 	if err != nil {
-		return mapError(err)
+		return 0, mapError(err)
 	}
 	n, err := res.RowsAffected()
+	return n, mapError(err)
+}
+
+func expectOne(res sql.Result, err error) error {
+	n, err := affected(res, err)
 	if err != nil {
-		return mapError(err)
+		return err
 	}
 	if n == 0 {
 		return auth.ErrUserNotFound
