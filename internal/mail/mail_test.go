@@ -365,6 +365,20 @@ func TestTwoSendersOnePostgresOutbox(t *testing.T) {
 	wantEachOnce(t, sink, to)
 }
 
+// TestSenderConnectionLostAfterAccept: the server accepted the mail, then
+// the connection broke before QUIT; the mail counts as sent, not again.
+func TestSenderConnectionLostAfterAccept(t *testing.T) {
+	db := open(t, dialects["sqlite"](t))
+	sink := smtptest.Start(t)
+	sink.DropAfterAccept(true)
+	s, _ := startSender(t, db, sink)
+	to := queue(t, db, 3, "dropped")
+	wantEachOnce(t, sink, to)
+	if got := testutil.ToFloat64(counter(t, s, "mail_send_failures_total")); got != 0 {
+		t.Fatalf("mail_send_failures_total = %v, want 0", got)
+	}
+}
+
 func TestSenderStopsCleanly(t *testing.T) {
 	db := open(t, dialects["sqlite"](t))
 	sink := smtptest.Start(t)

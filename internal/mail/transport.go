@@ -180,7 +180,9 @@ type smtpTransport struct {
 // smtps; STARTTLS when offered for smtp, and required whenever credentials
 // would go to a host other than this machine.
 func (t *smtpTransport) options() []gomail.Option {
-	opts := []gomail.Option{gomail.WithPort(t.e.Port), gomail.WithTimeout(smtpTimeout)}
+	// One mail per connection: no RSET after it, which could fail after the
+	// server accepted the mail and make it look unsent.
+	opts := []gomail.Option{gomail.WithPort(t.e.Port), gomail.WithTimeout(smtpTimeout), gomail.WithoutRset()}
 	tlsConfig := t.o.TLS
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{ServerName: t.e.Host, MinVersion: tls.VersionTLS12}

@@ -78,6 +78,7 @@ type Server struct {
 	mails   []Mail
 	changed chan struct{} // closed and replaced on each new mail
 	refuse  bool
+	drop    bool
 }
 
 // Option configures a Server.
@@ -117,7 +118,8 @@ func (s *Server) URL() string { return "smtp://" + s.Addr }
 func (s *Server) serve(ln net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
-		return &session{s: s, tls: isTLS}, nil
+		dc, _ := c.Conn().(*dropConn)
+		return &session{s: s, tls: isTLS, conn: dc}, nil
 	}))
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
@@ -128,7 +130,7 @@ func (s *Server) serve(ln net.Listener) {
 	s.mu.Lock()
 	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(dropListener{ln}) }()
 }
 
 // Stop closes the server and its connections: clients now fail to
@@ -169,6 +171,50 @@ func (s *Server) Refuse(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuse = on
+}
+
+// DropAfterAccept makes the server, while on is true, cut the connection
+// right after it accepted a mail: the client got the mail's 250, and its
+// QUIT fails.
+func (s *Server) DropAfterAccept(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drop = on
+}
+
+// dropConn closes itself after its next write once armed.
+type dropConn struct {
+	net.Conn
+	mu    sync.Mutex
+	armed bool
+}
+
+func (c *dropConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.mu.Lock()
+	armed := c.armed
+	c.mu.Unlock()
+	if armed {
+		_ = c.Conn.Close()
+	}
+	return n, err
+}
+
+func (c *dropConn) arm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armed = true
+}
+
+// dropListener hands out dropConns.
+type dropListener struct{ net.Listener }
+
+func (l dropListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &dropConn{Conn: c}, nil
 }
 
 // Mails returns every mail received so far.
@@ -246,6 +292,7 @@ func (s *Server) add(m Mail) {
 
 type session struct {
 	s    *Server
+	conn *dropConn // nil after STARTTLS (then never dropped)
 	tls  bool
 	user string
 	from string
@@ -299,6 +346,12 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	m.From, m.To, m.TLS, m.User = ss.from, ss.to, ss.tls, ss.user
 	ss.s.add(m)
+	ss.s.mu.Lock()
+	drop := ss.s.drop
+	ss.s.mu.Unlock()
+	if drop && ss.conn != nil {
+		ss.conn.arm() // the 250 for this mail is the last thing sent
+	}
 	return nil
 }
 
