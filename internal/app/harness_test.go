@@ -70,8 +70,9 @@ type options struct {
 	// is NOTIFY_NEW_DEVICE.
 	requireVerification bool
 	notifyNewDevice     bool
-	// maxMails overrides the mail throttle's per-address limit.
-	maxMails int
+	// maxMails and maxMailsPerIP override the mail throttle's limits.
+	maxMails      int
+	maxMailsPerIP int
 	// noSender leaves the outbox undelivered by this instance.
 	noSender bool
 }
@@ -186,7 +187,7 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	}
 	recovery := auth.NewRecovery(svc, sh.db, counter, auth.RecoveryConfig{
 		PublicURL: publicURL, RequireVerification: o.requireVerification, NotifyNewDevice: o.notifyNewDevice,
-		MaxMailsPerAddress: o.maxMails, Observer: sender,
+		MaxMailsPerAddress: o.maxMails, MaxMailsPerIP: o.maxMailsPerIP, Observer: sender,
 	})
 	var proxies []netip.Prefix
 	for _, p := range strings.Split(o.trustedProxies, ",") {

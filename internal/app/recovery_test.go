@@ -572,3 +572,23 @@ func counterValue(t *testing.T, srv *instance, name string) float64 {
 	}
 	return total
 }
+
+// BenchmarkForgot measures "Forgot your password?" for an address with an
+// account (a token and a mail written) and one without (nothing written):
+// the two must take the same time.
+func BenchmarkForgot(b *testing.B) {
+	sh := newShared(b, "memory")
+	srv := newInstance(b, sh, options{maxMails: 1 << 30, maxMailsPerIP: 1 << 30, noSender: true})
+	c := newClient(b)
+	c.SignUp(srv.URL, "known@example.com", testPassword)
+	for _, addr := range []string{"known@example.com", "unknown@example.com"} {
+		b.Run(strings.Split(addr, "@")[0], func(b *testing.B) {
+			form := url.Values{"email": {addr}}
+			for b.Loop() {
+				if res := c.Post(srv.URL+"/password/forgot", form); res.StatusCode != http.StatusOK {
+					b.Fatalf("status %d", res.StatusCode)
+				}
+			}
+		})
+	}
+}
