@@ -149,6 +149,10 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		<-senderDone
 	}()
 
+	if cfg.Mail.Scheme == mail.SchemeLog {
+		logger.Warn("MAIL_URL=log: mails, links included, are written to this log and not sent; set MAIL_URL to an SMTP server in production")
+	}
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
