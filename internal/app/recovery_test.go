@@ -107,7 +107,8 @@ func TestPasswordResetFlow(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			sh := newSharedFor(t, b.store, b.db)
-			srv1, srv2 := newInstance(t, sh, options{}), newInstance(t, sh, options{})
+			logs := &syncBuffer{}
+			srv1, srv2 := newInstance(t, sh, options{logs: logs}), newInstance(t, sh, options{})
 			const email = "ann@example.com"
 			newClient(t).SignUp(srv1.URL, email, testPassword)
 			// Signed in on the other instance, remembered: the reset ends it.
@@ -156,6 +157,9 @@ func TestPasswordResetFlow(t *testing.T) {
 			wantStatus(t, res, http.StatusUnprocessableEntity)
 			c.LogIn(srv2.URL, email, newPassword, false)
 
+			if !strings.Contains(logs.String(), "event=password_reset") {
+				t.Error("no password_reset audit event in the log")
+			}
 			notice := sh.mailWith(t, email, "password was changed", 1)
 			if link(t, notice, "/password/forgot") == "" {
 				t.Fatal("notice has no way to secure the account")
@@ -361,7 +365,8 @@ func TestEmailChange(t *testing.T) {
 	for _, b := range backends[:2] {
 		t.Run(b.name, func(t *testing.T) {
 			sh := newSharedFor(t, b.store, b.db)
-			srv := newInstance(t, sh, options{})
+			logs := &syncBuffer{}
+			srv := newInstance(t, sh, options{logs: logs})
 			const email, next, taken = "ann@example.com", "ann.new@example.com", "bob@example.com"
 			newClient(t).SignUp(srv.URL, taken, testPassword)
 			c := newClient(t)
@@ -407,6 +412,9 @@ func TestEmailChange(t *testing.T) {
 				t.Fatal("the new address is not counted as verified")
 			}
 			newClient(t).LogIn(srv.URL, next, testPassword, false)
+			if !strings.Contains(logs.String(), "event=email_changed") {
+				t.Error("no email_changed audit event in the log")
+			}
 
 			t.Run("taken meanwhile", func(t *testing.T) {
 				const later = "carol@example.com"

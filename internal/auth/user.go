@@ -1,9 +1,12 @@
 // Package auth owns accounts and sign-in: users, password hashing and policy,
 // login throttling, the session wrapper that every handler uses to sign a user
-// in or out, and the per-user registry of live sessions.
+// in or out, the per-user registry of live sessions, and account recovery by
+// email (one-time links, and which mails to queue; package mail words and
+// sends them).
 //
 // It imports no other internal package. Storage and session back-ends
-// implement the small interfaces declared here (UserStore, Counter, Registry).
+// implement the small interfaces declared here (UserStore, RecoveryStore,
+// Counter, Registry).
 package auth
 
 import (

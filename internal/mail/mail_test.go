@@ -166,6 +166,25 @@ func TestSMTPTransport(t *testing.T) {
 			t.Fatalf("TLS %v, user %q: want TLS and user ann", got.TLS, got.User)
 		}
 	})
+	t.Run("smtps", func(t *testing.T) {
+		sink := smtptest.Start(t, smtptest.WithImplicitTLS(), smtptest.WithAuth("ann", "secret"))
+		e, _ := mail.ParseURL("smtps://ann:secret@" + sink.Addr)
+		tr := mail.NewTransport(e, "no-reply@example.com", discard,
+			mail.TransportOptions{TLS: &tls.Config{RootCAs: sink.RootCAs, ServerName: "127.0.0.1"}})
+		if err := tr.Send(ctx, message("fay@example.com")); err != nil {
+			t.Fatal(err)
+		}
+		if got := sink.WaitCount(t, "fay@example.com", 1)[0]; !got.TLS || got.User != "ann" {
+			t.Fatalf("TLS %v, user %q: want TLS and user ann", got.TLS, got.User)
+		}
+	})
+	t.Run("untrusted certificate", func(t *testing.T) {
+		sink := smtptest.Start(t, smtptest.WithImplicitTLS())
+		e, _ := mail.ParseURL("smtps://" + sink.Addr)
+		if err := mail.NewTransport(e, "no-reply@example.com", discard, mail.TransportOptions{}).Send(ctx, message("gil@example.com")); err == nil {
+			t.Fatal("sent to a server whose certificate nobody trusts")
+		}
+	})
 	t.Run("credentials to loopback without TLS", func(t *testing.T) {
 		sink := smtptest.Start(t, smtptest.WithAuth("ann", "secret"))
 		e, _ := mail.ParseURL("smtp://ann:secret@" + sink.Addr)

@@ -69,6 +69,7 @@ type Server struct {
 
 	t        testing.TB
 	tls      *tls.Config
+	implicit bool // TLS from the first byte (smtps) rather than STARTTLS
 	user     string
 	password string
 
@@ -93,6 +94,16 @@ func WithAuth(user, password string) Option {
 // 127.0.0.1 (trusted through RootCAs).
 func WithTLS() Option {
 	return func(s *Server) { s.tls, s.RootCAs = selfSigned(s.t) }
+}
+
+// WithImplicitTLS serves TLS from the first byte, as smtps:// expects,
+// with a fresh self-signed certificate for 127.0.0.1 (trusted through
+// RootCAs).
+func WithImplicitTLS() Option {
+	return func(s *Server) {
+		s.tls, s.RootCAs = selfSigned(s.t)
+		s.implicit = true
+	}
 }
 
 // Start runs a sink on a free loopback port until the test ends.
@@ -123,14 +134,19 @@ func (s *Server) serve(ln net.Listener) {
 	}))
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
-	srv.TLSConfig = s.tls
+	var l net.Listener = dropListener{ln}
+	if s.implicit {
+		l = tls.NewListener(l, s.tls)
+	} else {
+		srv.TLSConfig = s.tls
+	}
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.MaxMessageBytes = 1 << 20
 	s.mu.Lock()
 	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
-	go func() { _ = srv.Serve(dropListener{ln}) }()
+	go func() { _ = srv.Serve(l) }()
 }
 
 // Stop closes the server and its connections: clients now fail to
