@@ -75,6 +75,8 @@ type options struct {
 	maxMailsPerIP int
 	// noSender leaves the outbox undelivered by this instance.
 	noSender bool
+	// mailURL sends this instance's mail elsewhere than the shared sink.
+	mailURL string
 }
 
 func (o *options) defaults() {
@@ -176,7 +178,11 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		CookieName: "sid", Secure: true, Lifetime: o.lifetime, RememberLifetime: o.rememberLifetime,
 		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval,
 	})
-	sender, err := mail.NewSender(sh.db, mail.NewTransport(mustEndpoint(t, sh.sink.URL()), "Sessionlogin <no-reply@example.com>",
+	mailURL := sh.sink.URL()
+	if o.mailURL != "" {
+		mailURL = o.mailURL
+	}
+	sender, err := mail.NewSender(sh.db, mail.NewTransport(mustEndpoint(t, mailURL), "Sessionlogin <no-reply@example.com>",
 		logger, mail.TransportOptions{}), logger, fastSender)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -598,5 +599,52 @@ func BenchmarkForgot(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRequestsNeverWaitForSMTP: with a mail server that accepts
+// connections and never answers, the sender hangs in it, and requests
+// that queue mail still answer at once.
+func TestRequestsNeverWaitForSMTP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, silent
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	sh := newShared(t, "memory")
+	srv := newInstance(t, sh, options{mailURL: "smtp://" + ln.Addr().String()})
+	c := newClient(t)
+	c.SignUp(srv.URL, "ann@example.com", testPassword) // queues a confirmation
+	select {
+	case conn := <-accepted:
+		accepted <- conn // keep it for the cleanup
+	case <-time.After(15 * time.Second):
+		t.Fatal("the sender never connected to the mail server")
+	}
+	// The sender is now stuck on the silent server; requests go on.
+	wantStatus(t, forgot(t, c, srv, "ann@example.com"), http.StatusOK)
+	wantRedirect(t, c.Post(srv.URL+"/email/verify/resend", nil), "/account")
+	if n := sh.mailCount(t, "password_reset", "ann@example.com"); n != 1 {
+		t.Fatalf("%d reset mails queued, want 1", n)
 	}
 }

@@ -178,19 +178,12 @@ type smtpTransport struct {
 
 // options picks the client's TLS and authentication: implicit TLS for
 // smtps; STARTTLS when offered for smtp, and required whenever credentials
-// would go to a host other than this machine.
-func (t *smtpTransport) options() []gomail.Option {
+// would go to a host other than this machine. dial is the dialer.
+func (t *smtpTransport) options(tlsConfig *tls.Config, dial func(context.Context, string, string) (net.Conn, error)) []gomail.Option {
 	// One mail per connection: no RSET after it, which could fail after the
 	// server accepted the mail and make it look unsent.
-	opts := []gomail.Option{gomail.WithPort(t.e.Port), gomail.WithTimeout(smtpTimeout), gomail.WithoutRset()}
-	tlsConfig := t.o.TLS
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{ServerName: t.e.Host, MinVersion: tls.VersionTLS12}
-	}
-	opts = append(opts, gomail.WithTLSConfig(tlsConfig))
-	if t.o.Dial != nil {
-		opts = append(opts, gomail.WithDialContextFunc(t.o.Dial))
-	}
+	opts := []gomail.Option{gomail.WithPort(t.e.Port), gomail.WithTimeout(smtpTimeout), gomail.WithoutRset(),
+		gomail.WithTLSConfig(tlsConfig), gomail.WithDialContextFunc(dial)}
 	loopback := isLoopback(t.e.Host)
 	switch {
 	case t.e.Scheme == SchemeSMTPS:
@@ -201,16 +194,53 @@ func (t *smtpTransport) options() []gomail.Option {
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	}
 	if t.e.Username != "" {
-		auth := gomail.SMTPAuthAutoDiscover
+		// The strongest mechanism the server offers. PLAIN and LOGIN send
+		// the password itself: go-mail refuses them on a connection
+		// without TLS, except to this machine, where the "-NOENC" forms
+		// allow it (the credentials never cross a network).
+		mechs := []gomail.SMTPAuthType{gomail.SMTPAuthSCRAMSHA256, gomail.SMTPAuthSCRAMSHA1, gomail.SMTPAuthPlain, gomail.SMTPAuthLogin}
 		if loopback && t.e.Scheme == SchemeSMTP {
-			// go-mail would not pick PLAIN without TLS; on this machine the
-			// credentials never cross a network.
-			auth = gomail.SMTPAuthPlainNoEnc
+			mechs = []gomail.SMTPAuthType{gomail.SMTPAuthSCRAMSHA256, gomail.SMTPAuthSCRAMSHA1, gomail.SMTPAuthPlainNoEnc, gomail.SMTPAuthLoginNoEnc}
 		}
-		opts = append(opts, gomail.WithSMTPAuth(auth),
+		opts = append(opts, gomail.WithOpportunisticSMTPAuth(mechs...),
 			gomail.WithUsername(t.e.Username), gomail.WithPassword(t.e.Password))
 	}
 	return opts
+}
+
+// dialer returns the dial function of one delivery. The connection is
+// closed as soon as ctx ends, so that a server that stops answering in
+// the middle of a conversation cannot hold the sender (and shutdown)
+// until the timeout. For smtps it speaks TLS from the first byte itself:
+// go-mail leaves that to a custom dialer.
+func (t *smtpTransport) dialer(ctx context.Context, tlsConfig *tls.Config) (func(context.Context, string, string) (net.Conn, error), func()) {
+	var stop func() bool
+	dial := func(dctx context.Context, network, address string) (net.Conn, error) {
+		raw := t.o.Dial
+		if raw == nil {
+			var d net.Dialer
+			raw = d.DialContext
+		}
+		conn, err := raw(dctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		stop = context.AfterFunc(ctx, func() { _ = conn.Close() })
+		if t.e.Scheme != SchemeSMTPS {
+			return conn, nil
+		}
+		tc := tls.Client(conn, tlsConfig)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+	return dial, func() {
+		if stop != nil {
+			stop()
+		}
+	}
 }
 
 func (t *smtpTransport) Send(ctx context.Context, m Message) error {
@@ -226,7 +256,13 @@ func (t *smtpTransport) Send(ctx context.Context, m Message) error {
 	msg.SetMessageID()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
-	client, err := gomail.NewClient(t.e.Host, t.options()...)
+	tlsConfig := t.o.TLS
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{ServerName: t.e.Host, MinVersion: tls.VersionTLS12}
+	}
+	dial, stop := t.dialer(ctx, tlsConfig)
+	defer stop()
+	client, err := gomail.NewClient(t.e.Host, t.options(tlsConfig, dial)...)
 	if err != nil {
 		return fmt.Errorf("%w: client: %v", ErrPermanent, err)
 	}
