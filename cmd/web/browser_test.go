@@ -34,6 +34,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/sessionlogin/sessionlogin/internal/smtptest"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 )
 
@@ -640,6 +641,56 @@ func TestBrowserSignupLoginLogout(t *testing.T) {
 	}
 }
 
+// TestBrowserPasswordReset walks forgot → mail → link → new password →
+// log in, the mail going through a real SMTP server.
+func TestBrowserPasswordReset(t *testing.T) {
+	env, sink := mailEnv(t)
+	srv := startBrowserServer(t, env)
+	b := startBrowser(t, t.TempDir())
+	email := browserEmail("reset")
+	postSignup(t, srv.URL, email, browserPassword)
+
+	b.navigate(srv.URL + "/login")
+	wantPageStatus(t, "forgot link", b.loadBy("follow the forgot link", chromedp.Click(chromedp.CSS("#forgot-link"))), http.StatusOK)
+	if got, want := b.location(), srv.URL+"/password/forgot"; got != want {
+		t.Fatalf("forgot link: got location %s, want %s", got, want)
+	}
+	b.fill("#email", email)
+	wantPageStatus(t, "ask for a link", b.submit(`form[action="/password/forgot"] button[type="submit"]`), http.StatusOK)
+	if b.doc().Find("#forgot-sent").Length() != 1 {
+		t.Fatal("no confirmation after asking for a reset link")
+	}
+	var link string
+	sink.Wait(t, "reset mail", func([]smtptest.Mail) bool {
+		for _, m := range sink.MailsTo(email) {
+			if l := m.Link(srv.URL + "/password/reset?token="); l != "" {
+				link = l
+				return true
+			}
+		}
+		return false
+	})
+	wantPageStatus(t, "open the link", b.navigate(link), http.StatusOK)
+	b.fill("#new_password", "a completely new passphrase")
+	wantPageStatus(t, "set the password", b.submit(`form[action="/password/reset"] button[type="submit"]`), http.StatusOK)
+	if got, want := b.location(), srv.URL+"/login"; got != want {
+		t.Fatalf("after the reset: got location %s, want %s", got, want)
+	}
+	if got := b.doc().Find(".alert-info").Text(); !strings.Contains(got, "password has been reset") {
+		t.Errorf("after the reset: notice %q", got)
+	}
+	wantPageStatus(t, "log in", b.login(srv.URL, email, "a completely new passphrase", false), http.StatusOK)
+	if got := b.signedInAs(srv.URL); got != email {
+		t.Fatalf("after logging in with the new password: signed in as %q, want %q", got, email)
+	}
+	// The link worked once.
+	res := b.navigate(link)
+	wantPageStatus(t, "the used link", res, http.StatusBadRequest)
+	if b.doc().Find("#ask-again").Length() != 1 {
+		t.Fatal("the used link's page offers no new link")
+	}
+}
+
 // TestBrowserRememberMe closes the browser and opens it again on the same
 // profile: a remembered session survives, a browser-session one does not.
 func TestBrowserRememberMe(t *testing.T) {
@@ -881,7 +932,9 @@ func (b *browser) consoleProblems(pageURL string) []consoleEntry {
 // one's status and that it loads with no console errors or CSP violations;
 // a screenshot of each goes to screenshotDir.
 func TestBrowserPages(t *testing.T) {
-	srv := startBrowserServer(t, map[string]string{"LOGIN_MAX_FAILURES": "2"})
+	env, sink := mailEnv(t)
+	env["LOGIN_MAX_FAILURES"] = "2"
+	srv := startBrowserServer(t, env)
 	// Another instance, whose session store (Redis on a port where nothing
 	// listens) does not answer.
 	down := startBrowserServer(t, map[string]string{"REDIS_URL": "redis://" + freeAddr(t) + "/0"})
@@ -943,7 +996,26 @@ func TestBrowserPages(t *testing.T) {
 			b.do("fill in 70 KiB", chromedp.SetValue(chromedp.CSS("#email"), strings.Repeat("a", 70<<10)))
 			return pageStatus(b.submit(`form[action="/login"] button[type="submit"]`))
 		}},
+		{"forgot", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/password/forgot")) }},
+		{"forgot-sent", http.StatusOK, func(b *browser) int {
+			b.fill("#email", "nobody@example.com")
+			return pageStatus(b.submit(`form[action="/password/forgot"] button[type="submit"]`))
+		}},
+		{"error-400-link", http.StatusBadRequest, func(b *browser) int {
+			return pageStatus(b.navigate(srv.URL + "/password/reset?token=expired"))
+		}},
 		{"account", http.StatusOK, func(b *browser) int { return pageStatus(b.signup(srv.URL, email, browserPassword)) }},
+		{"verify", http.StatusOK, func(b *browser) int {
+			m := sink.WaitCount(t, email, 1)[0]
+			return pageStatus(b.navigate(m.Link(srv.URL + "/email/verify?token=")))
+		}},
+		{"reset", http.StatusOK, func(b *browser) int {
+			b.navigate(srv.URL + "/password/forgot")
+			b.fill("#email", email)
+			b.submit(`form[action="/password/forgot"] button[type="submit"]`)
+			m := sink.WaitCount(t, email, 2)[1]
+			return pageStatus(b.navigate(m.Link(srv.URL + "/password/reset?token=")))
+		}},
 		{"sessions", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/sessions")) }},
 		{"error-403", http.StatusForbidden, func(b *browser) int {
 			_, status := b.visitAutoPost(other+"/logout", srv.URL)
@@ -1024,7 +1096,9 @@ func TestDocScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, map[string]string{"LOG_LEVEL": "warn"})
+	env, sink := mailEnv(t)
+	env["LOG_LEVEL"] = "warn"
+	srv := startServer(t, env)
 	b := startBrowser(t, t.TempDir())
 	const email = "ada@example.com"
 	// Two more devices, signed in over plain HTTP with their own user
@@ -1066,6 +1140,26 @@ func TestDocScreenshots(t *testing.T) {
 		{"sessions-phone", phoneLight, func() { b.navigate(srv.URL + "/account/sessions") }},
 		{"home-phone-dark", phoneDark, func() { b.navigate(srv.URL + "/") }},
 		{"error-404", desktopLight, func() { b.navigate(srv.URL + "/no-such-page") }},
+		{"forgot", desktopLight, func() {
+			b.submit(`nav form[action="/logout"] button`)
+			b.navigate(srv.URL + "/password/forgot")
+		}},
+		{"forgot-sent-phone", phoneLight, func() {
+			b.fill("#email", email)
+			b.submit(`form[action="/password/forgot"] button[type="submit"]`)
+		}},
+		{"reset", desktopLight, func() {
+			var link string
+			sink.Wait(t, "reset mail", func([]smtptest.Mail) bool {
+				for _, m := range sink.MailsTo(email) {
+					if link = m.Link("/password/reset?token="); link != "" {
+						return true
+					}
+				}
+				return false
+			})
+			b.navigate(link)
+		}},
 	} {
 		b.emulate(s.view)
 		s.load()

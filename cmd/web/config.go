@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/server"
@@ -39,7 +41,12 @@ type config struct {
 	LogFormat          string // "text" or "json"
 	// SecretKey is SECRET_KEY; not Valid when unset, and then secretKey
 	// keeps one in the data folder.
-	SecretKey secretkey.Key
+	SecretKey         secretkey.Key
+	PublicURL         string // origin, no trailing slash
+	Mail              mail.Endpoint
+	MailFrom          string
+	NotifyNewDevice   bool
+	EmailVerification string // "optional" or "required"
 }
 
 // configError names the variable whose value is wrong; main exits 2 on it.
@@ -76,6 +83,11 @@ func parseConfig(getenv func(string) string) (config, error) {
 		LogLevel:           p.logLevel("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.oneOf("LOG_FORMAT", "text", "text", "json"),
 		SecretKey:          p.secretKey("SECRET_KEY"),
+		PublicURL:          p.publicURL("PUBLIC_URL", "http://localhost:4000"),
+		Mail:               p.mailURL("MAIL_URL", "log:"),
+		MailFrom:           p.mailFrom("MAIL_FROM", "Sessionlogin <no-reply@localhost>"),
+		NotifyNewDevice:    p.boolean("NOTIFY_NEW_DEVICE", true),
+		EmailVerification:  p.oneOf("EMAIL_VERIFICATION", "optional", "optional", "required"),
 	}
 	if p.err != nil {
 		return config{}, p.err
@@ -86,22 +98,27 @@ func parseConfig(getenv func(string) string) (config, error) {
 // server returns what the service is built from.
 func (c config) server() server.Config {
 	return server.Config{
-		DatabaseURL:        c.DatabaseURL,
-		SessionStore:       c.SessionStore,
-		RedisURL:           c.RedisURL,
-		RedisKeyPrefix:     c.RedisKeyPrefix,
-		CookieName:         c.CookieName,
-		CookieSecure:       c.CookieSecure,
-		IdleTimeout:        c.IdleTimeout,
-		Lifetime:           c.Lifetime,
-		RememberLifetime:   c.RememberLifetime,
-		LoginMaxFailures:   c.LoginMaxFailures,
-		LoginFailureWindow: c.LoginFailureWindow,
-		SignupMaxPerIP:     c.SignupMaxPerIP,
-		SignupWindow:       c.SignupWindow,
-		Argon2:             argon2Params,
-		TrustedProxies:     c.TrustedProxies,
-		MetricsAllow:       c.MetricsAllow,
+		DatabaseURL:         c.DatabaseURL,
+		SessionStore:        c.SessionStore,
+		RedisURL:            c.RedisURL,
+		RedisKeyPrefix:      c.RedisKeyPrefix,
+		CookieName:          c.CookieName,
+		CookieSecure:        c.CookieSecure,
+		IdleTimeout:         c.IdleTimeout,
+		Lifetime:            c.Lifetime,
+		RememberLifetime:    c.RememberLifetime,
+		LoginMaxFailures:    c.LoginMaxFailures,
+		LoginFailureWindow:  c.LoginFailureWindow,
+		SignupMaxPerIP:      c.SignupMaxPerIP,
+		SignupWindow:        c.SignupWindow,
+		Argon2:              argon2Params,
+		TrustedProxies:      c.TrustedProxies,
+		MetricsAllow:        c.MetricsAllow,
+		PublicURL:           c.PublicURL,
+		Mail:                c.Mail,
+		MailFrom:            c.MailFrom,
+		NotifyNewDevice:     c.NotifyNewDevice,
+		RequireVerification: c.EmailVerification == "required",
 	}
 }
 
@@ -297,4 +314,40 @@ func (cfg config) secretKey(logger *slog.Logger) (secretkey.Key, error) {
 		logger.Warn("SECRET_KEY is not set: generated a key into the data folder; production must set SECRET_KEY, the same on every instance", "file", path)
 	}
 	return k, nil
+}
+
+// publicURL reads the site's origin as users see it ("https://example.com"),
+// the start of every link in mails.
+func (p *envParser) publicURL(name, def string) string {
+	v := p.get(name, def)
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		p.fail(name, fmt.Errorf("not a URL: %q", v))
+	case u.Scheme != "http" && u.Scheme != "https":
+		p.fail(name, fmt.Errorf("want http:// or https:// and a host, got %q", v))
+	case u.Host == "" || u.Hostname() == "":
+		p.fail(name, fmt.Errorf("no host in %q", v))
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		p.fail(name, fmt.Errorf("want only scheme, host and port (the site's origin), got %q", v))
+	default:
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
+}
+
+func (p *envParser) mailURL(name, def string) mail.Endpoint {
+	e, err := mail.ParseURL(p.get(name, def))
+	if err != nil {
+		p.fail(name, err)
+	}
+	return e
+}
+
+func (p *envParser) mailFrom(name, def string) string {
+	from, err := mail.ParseFrom(p.get(name, def))
+	if err != nil {
+		p.fail(name, err)
+	}
+	return from
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
@@ -51,6 +52,11 @@ func TestParseConfigDefaults(t *testing.T) {
 		MetricsAllow:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		LogLevel:           slog.LevelInfo,
 		LogFormat:          "text",
+		PublicURL:          "http://localhost:4000",
+		Mail:               mail.Endpoint{Scheme: mail.SchemeLog},
+		MailFrom:           `"Sessionlogin" <no-reply@localhost>`,
+		NotifyNewDevice:    true,
+		EmailVerification:  "optional",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults:\ngot  %+v\nwant %+v", got, want)
@@ -121,6 +127,22 @@ func TestParseConfigValues(t *testing.T) {
 			func(c config) (any, any) { return c.LogLevel, slog.LevelError }},
 		{"LOG_FORMAT json", map[string]string{"LOG_FORMAT": "json"},
 			func(c config) (any, any) { return c.LogFormat, "json" }},
+		{"PUBLIC_URL https with port, trailing slash", map[string]string{"PUBLIC_URL": "https://login.example.com:8443/"},
+			func(c config) (any, any) { return c.PublicURL, "https://login.example.com:8443" }},
+		{"MAIL_URL smtp with credentials", map[string]string{"MAIL_URL": "smtp://ann:s%40cret@mail.example.com:2525"},
+			func(c config) (any, any) {
+				return c.Mail, mail.Endpoint{Scheme: mail.SchemeSMTP, Host: "mail.example.com", Port: 2525, Username: "ann", Password: "s@cret"}
+			}},
+		{"MAIL_URL smtps default port", map[string]string{"MAIL_URL": "smtps://mail.example.com"},
+			func(c config) (any, any) {
+				return c.Mail, mail.Endpoint{Scheme: mail.SchemeSMTPS, Host: "mail.example.com", Port: 465}
+			}},
+		{"MAIL_FROM bare address", map[string]string{"MAIL_FROM": "accounts@example.com"},
+			func(c config) (any, any) { return c.MailFrom, "<accounts@example.com>" }},
+		{"NOTIFY_NEW_DEVICE false", map[string]string{"NOTIFY_NEW_DEVICE": "false"},
+			func(c config) (any, any) { return c.NotifyNewDevice, false }},
+		{"EMAIL_VERIFICATION required", map[string]string{"EMAIL_VERIFICATION": "required"},
+			func(c config) (any, any) { return c.EmailVerification, "required" }},
 		{"surrounding spaces ignored", map[string]string{"SESSION_STORE": " redis "},
 			func(c config) (any, any) { return c.SessionStore, "redis" }},
 	}
@@ -211,6 +233,23 @@ var badValues = []struct {
 	{"LOG_LEVEL", "trace"},
 	{"LOG_FORMAT", "xml"},
 	{"LOG_FORMAT", "JSON "},
+	{"PUBLIC_URL", "localhost:4000"},
+	{"PUBLIC_URL", "ftp://example.com"},
+	{"PUBLIC_URL", "https://"},
+	{"PUBLIC_URL", "https://example.com/app"},
+	{"PUBLIC_URL", "https://example.com/?x=1"},
+	{"PUBLIC_URL", "https://user@example.com"},
+	{"MAIL_URL", "smtp://"},
+	{"MAIL_URL", "http://mail.example.com"},
+	{"MAIL_URL", "smtp://mail.example.com:0"},
+	{"MAIL_URL", "smtp://mail.example.com:25/x"},
+	{"MAIL_URL", "mail.example.com:25"},
+	{"MAIL_URL", "logs"},
+	{"MAIL_FROM", "not an address"},
+	{"MAIL_FROM", "Name <>"},
+	{"NOTIFY_NEW_DEVICE", "sometimes"},
+	{"EMAIL_VERIFICATION", "mandatory"},
+	{"EMAIL_VERIFICATION", "Required"},
 }
 
 // TestParseConfigBadValues checks that each bad value is refused with a

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/server"
 )
@@ -79,7 +80,25 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return fmt.Errorf("listen: %w", err)
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "database", string(svc.DB.Dialect()),
-		"session_store", cfg.SessionStore)
+		"session_store", cfg.SessionStore, "mail", cfg.Mail.String(), "public_url", cfg.PublicURL)
+
+	// The sender outlives the server's shutdown (requests being drained
+	// may still queue mail) and stops before the database closes (defers
+	// run last-in first-out). Mails it has not sent stay in the outbox.
+	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	senderDone := make(chan struct{})
+	go func() {
+		defer close(senderDone)
+		svc.Sender.Run(senderCtx)
+	}()
+	defer func() {
+		stopSender()
+		<-senderDone
+	}()
+
+	if cfg.Mail.Scheme == mail.SchemeLog {
+		logger.Warn("MAIL_URL=log: mails, links included, are written to this log and not sent; set MAIL_URL to an SMTP server in production")
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -30,6 +30,9 @@ type Config struct {
 	Auth     *auth.Service
 	Sessions *auth.Sessions
 	Metrics  *metrics.Metrics
+	// Recovery is account recovery by email: password reset, address
+	// verification and change, new-device notices.
+	Recovery *auth.Recovery
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// MetricsAllow are the networks whose clients (as decided after
@@ -48,6 +51,7 @@ type application struct {
 	log       *slog.Logger
 	auth      *auth.Service
 	sessions  *auth.Sessions
+	recovery  *auth.Recovery
 	metrics   *metrics.Metrics
 	proxies   []netip.Prefix
 	metricsOK []netip.Prefix
@@ -60,8 +64,8 @@ type application struct {
 // New returns the service's HTTP handler. It parses every template first,
 // so a broken template fails start-up rather than a request.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil {
-		return nil, fmt.Errorf("app: Logger, Auth, Sessions and Metrics are required")
+	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil || cfg.Recovery == nil {
+		return nil, fmt.Errorf("app: Logger, Auth, Sessions, Metrics and Recovery are required")
 	}
 	templates, err := parseTemplates()
 	if err != nil {
@@ -71,6 +75,7 @@ func New(cfg Config) (http.Handler, error) {
 		log:       cfg.Logger,
 		auth:      cfg.Auth,
 		sessions:  cfg.Sessions,
+		recovery:  cfg.Recovery,
 		metrics:   cfg.Metrics,
 		proxies:   cfg.TrustedProxies,
 		metricsOK: cfg.MetricsAllow,

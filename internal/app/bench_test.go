@@ -72,6 +72,7 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Mails are queued to the outbox; no sender runs in benchmarks.
 	tb.Cleanup(svc.Close)
 	return svc.Handler
 }

@@ -55,8 +55,12 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 			app.serverError(w, r, err)
 			return
 		}
-		user, err := app.auth.SignUp(r.Context(), email, password, app.client(r))
+		user, err := app.recovery.SignUp(r.Context(), email, password, app.client(r))
 		switch {
+		case app.recovery.VerificationRequired() && (err == nil || errors.Is(err, auth.ErrDuplicateEmail)):
+			// One page for a new address and a taken one; nobody is signed in.
+			app.checkEmail(w, r, http.StatusOK, f)
+			return
 		case err == nil:
 			if err := app.sessions.LogIn(r.Context(), user, false, app.client(r)); err != nil {
 				app.serverError(w, r, err)
@@ -84,6 +88,7 @@ func (app *application) loginView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := app.newTemplateData(r)
+	data.Notice = app.popNotice(w, r)
 	data.Form = newForm(map[string][]string{"next": {next}})
 	app.render(w, r, http.StatusOK, "login", data)
 }
@@ -109,6 +114,11 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 		c := app.credentialClient(r)
 		login, err := app.auth.Authenticate(r.Context(), f.Get("email"), f.Get("password"), c)
 		switch {
+		case err == nil && app.recovery.VerificationRequired() && !login.User.EmailVerified():
+			// Never signed in before the address is verified; the page
+			// can send the link again.
+			app.checkEmail(w, r, http.StatusOK, f)
+			return
 		case err == nil:
 			// A second factor would be asked for here, before LogIn.
 			if err := app.sessions.LogIn(r.Context(), login.User, f.Get("remember") == "on", c); err != nil {
@@ -116,6 +126,7 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			app.setDeviceCookie(w, login)
+			app.notifySignIn(r, login.User, login.KnownDevice)
 			http.Redirect(w, r, orDefault(f.Get("next"), "/account"), http.StatusSeeOther)
 			return
 		case errors.Is(err, auth.ErrInvalidCredentials):
@@ -134,7 +145,8 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // throttled reports whether err is a *auth.ThrottledError, and if so sets
-// Retry-After and tells the form how long to wait.
+// Retry-After and tells the form which limit was reached and how long to
+// wait.
 func throttled(w http.ResponseWriter, f *form, err error) bool {
 	var te *auth.ThrottledError
 	if !errors.As(err, &te) {
@@ -145,6 +157,8 @@ func throttled(w http.ResponseWriter, f *form, err error) bool {
 	switch te.Cause {
 	case auth.CauseSignups:
 		f.Message = "Too many sign-ups from your network. Please wait " + wait + " before trying again."
+	case auth.CauseMails:
+		f.Message = "Too many emails were asked for. Please wait " + wait + " before trying again."
 	case auth.CauseBusy:
 		f.Message = "Too many requests from your network at once. Please wait " + wait + " before trying again."
 	default:

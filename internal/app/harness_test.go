@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,9 +17,11 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/server"
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
+	"github.com/sessionlogin/sessionlogin/internal/smtptest"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 	"github.com/sessionlogin/sessionlogin/internal/webtest"
@@ -38,7 +41,8 @@ type shared struct {
 	store  string
 	db     *storage.DB
 	state  *server.State
-	prefix string // the Redis key prefix, for "redis"
+	prefix string           // the Redis key prefix, for "redis"
+	sink   *smtptest.Server // the mail server every instance sends to
 }
 
 // options tune a test instance.
@@ -67,6 +71,17 @@ type options struct {
 	hashSlots int
 	// maxSignups is auth.ThrottleConfig.MaxSignups (0: no limit).
 	maxSignups int
+	// requireVerification is EMAIL_VERIFICATION=required; notifyNewDevice
+	// is NOTIFY_NEW_DEVICE.
+	requireVerification bool
+	notifyNewDevice     bool
+	// maxMails and maxMailsPerIP override the mail throttle's limits.
+	maxMails      int
+	maxMailsPerIP int
+	// noSender leaves the outbox undelivered by this instance.
+	noSender bool
+	// mailURL sends this instance's mail elsewhere than the shared sink.
+	mailURL string
 }
 
 // testSecretKey is the SECRET_KEY of test instances; instances on one
@@ -104,7 +119,13 @@ func (o *options) defaults() {
 // "redis", a fresh key prefix on TEST_REDIS_URL.
 func newShared(t testing.TB, store string) *shared {
 	t.Helper()
-	db, err := storage.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "app.db"))
+	return newSharedOn(t, store, "sqlite:"+filepath.Join(t.TempDir(), "app.db"))
+}
+
+// newSharedOn is newShared on the database of dbURL.
+func newSharedOn(t testing.TB, store, dbURL string) *shared {
+	t.Helper()
+	db, err := storage.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
@@ -119,7 +140,7 @@ func newShared(t testing.TB, store string) *shared {
 		t.Fatalf("open %s state: %v", store, err)
 	}
 	t.Cleanup(state.Close)
-	return &shared{store: store, db: db, state: state, prefix: cfg.RedisKeyPrefix}
+	return &shared{store: store, db: db, state: state, prefix: cfg.RedisKeyPrefix, sink: smtptest.Start(t)}
 }
 
 // instance is one running app over shared state.
@@ -127,6 +148,7 @@ type instance struct {
 	*httptest.Server
 	Sessions *auth.Sessions
 	Auth     *auth.Service
+	Sender   *mail.Sender
 }
 
 // newInstance starts an app over sh, built by server.New as cmd/web builds
@@ -160,14 +182,67 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		MetricsAllow:       prefixes(o.metricsAllow),
 		DB:                 sh.db,
 		State:              state,
+
+		PublicURL:           publicURL,
+		Mail:                mustEndpoint(t, cmp.Or(o.mailURL, sh.sink.URL())),
+		MailFrom:            "Sessionlogin <no-reply@example.com>",
+		MailSender:          fastSender,
+		NotifyNewDevice:     o.notifyNewDevice,
+		RequireVerification: o.requireVerification,
+		MaxMailsPerAddress:  o.maxMails,
+		MaxMailsPerIP:       o.maxMailsPerIP,
 	}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !o.noSender {
+		runSender(t, svc.Sender)
+	}
 	t.Cleanup(svc.Close)
 	srv := httptest.NewServer(svc.Handler)
 	t.Cleanup(srv.Close)
-	return &instance{Server: srv, Sessions: svc.Sessions, Auth: svc.Auth}
+	return &instance{Server: srv, Sessions: svc.Sessions, Auth: svc.Auth, Sender: svc.Sender}
+}
+
+// publicURL is PUBLIC_URL in tests: links in mails start with it, and
+// tests follow them on whichever instance they choose (see follow).
+const publicURL = "https://app.example"
+
+// fastSender makes senders deliver and retry within milliseconds.
+var fastSender = mail.SenderConfig{Poll: 20 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}
+
+func mustEndpoint(t testing.TB, raw string) mail.Endpoint {
+	t.Helper()
+	e, err := mail.ParseURL(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// runSender runs s until the test ends, and checks that it stops.
+func runSender(t testing.TB, s *mail.Sender) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("mail sender did not stop within 20s")
+		}
+	})
+}
+
+// follow turns a link from a mail into the same address on srv.
+func (srv *instance) follow(t testing.TB, link string) string {
+	t.Helper()
+	rest, ok := strings.CutPrefix(link, publicURL)
+	if !ok || !strings.HasPrefix(rest, "/") {
+		t.Fatalf("link %q does not start with PUBLIC_URL %s", link, publicURL)
+	}
+	return srv.URL + rest
 }
 
 // prefixes parses a comma-separated list of CIDRs.

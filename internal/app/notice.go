@@ -14,6 +14,12 @@ var notices = map[string]string{
 	"password-changed": "Your password has been changed. Your other sessions were signed out.",
 	"session-ended":    "The session has been ended.",
 	"sessions-ended":   "All your other sessions have been ended.",
+	"password-reset":   "Your password has been reset and every session signed out. Log in with your new password.",
+	"email-verified":   "Thank you: your email address is confirmed.",
+	"email-changed":    "Your email address has been changed.",
+	"email-change-sent": "We sent a confirmation link to the new address. Your address changes when you follow it; " +
+		"until then it stays as it is.",
+	"verification-sent": "We sent you a new confirmation link. Earlier links no longer work.",
 }
 
 func (app *application) setNotice(w http.ResponseWriter, code string) {

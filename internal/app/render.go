@@ -27,8 +27,20 @@ type templateData struct {
 	Form         *form // the page's main form
 	PasswordForm *form
 	DeleteForm   *form
+	EmailForm    *form
 	Sessions     []sessionView
 	Error        errorView
+
+	// Token is the one-time token of the reset or confirmation page, sent
+	// back in a hidden field.
+	Token string
+	// Sent marks the forgot-password page once an address was submitted.
+	Sent bool
+	// Purpose is what an address link confirms: auth.PurposeVerifyEmail
+	// or auth.PurposeChangeEmail.
+	Purpose auth.Purpose
+	// AskAgain is where a visitor with a dead link gets a new one.
+	AskAgain string
 }
 
 func (app *application) newTemplateData(r *http.Request) templateData {
@@ -39,6 +51,7 @@ func (app *application) newTemplateData(r *http.Request) templateData {
 		Form:         newForm(nil),
 		PasswordForm: newForm(nil),
 		DeleteForm:   newForm(nil),
+		EmailForm:    newForm(nil),
 	}
 }
 

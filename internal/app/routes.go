@@ -54,6 +54,13 @@ func (app *application) routes() *chi.Mux {
 		r.Get("/login", app.loginView)
 		r.Post("/login", app.loginPost)
 		r.Post("/logout", app.logoutPost)
+		r.Get("/password/forgot", app.forgotView)
+		r.Post("/password/forgot", app.forgotPost)
+		r.Get("/password/reset", app.resetView)
+		r.Post("/password/reset", app.resetPost)
+		r.Get("/email/verify", app.verifyView)
+		r.Post("/email/verify", app.verifyPost)
+		r.Post("/email/verify/resend", app.verifyResendPost)
 
 		// Protected: requireAuthentication sends anonymous visitors to
 		// /login?next=… and marks every response no-store.
@@ -63,6 +70,7 @@ func (app *application) routes() *chi.Mux {
 			r.Get("/account", app.accountView)
 			r.Post("/account/password", app.passwordPost)
 			r.Post("/account/delete", app.accountDeletePost)
+			r.Post("/account/email", app.emailChangePost)
 			r.Get("/account/sessions", app.sessionsView)
 			r.Post("/account/sessions/revoke-others", app.sessionsRevokeOthersPost)
 			r.Post("/account/sessions/{id}/revoke", app.sessionRevokePost)

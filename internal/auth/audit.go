@@ -22,6 +22,9 @@ const (
 	EventSessionRevoked  EventKind = "session_revoked"
 	EventPasswordChanged EventKind = "password_changed"
 	EventAccountDeleted  EventKind = "account_deleted"
+	EventPasswordReset   EventKind = "password_reset"
+	EventEmailVerified   EventKind = "email_verified"
+	EventEmailChanged    EventKind = "email_changed"
 )
 
 // Event is one security-relevant action. It never holds a session token or

@@ -57,6 +57,13 @@ func NewService(users UserStore, hasher *Hasher, throttle *Throttle, audit Audit
 // (a taken email as ErrDuplicateEmail); too many sign-ups from the client's
 // network as a *ThrottledError.
 func (s *Service) SignUp(ctx context.Context, email, password string, c Client) (User, error) {
+	return s.signUp(ctx, email, password, c, s.users.CreateUser)
+}
+
+// signUp checks and hashes, then creates the account with create (which
+// may write more in the same transaction, such as a verification mail).
+func (s *Service) signUp(ctx context.Context, email, password string, c Client,
+	create func(ctx context.Context, email, passwordHash string) (User, error)) (User, error) {
 	email, err := ValidateEmail(email)
 	if err != nil {
 		return User{}, err
@@ -80,7 +87,7 @@ func (s *Service) SignUp(ctx context.Context, email, password string, c Client) 
 	if err != nil {
 		return User{}, s.busy(ctx, err, 0, c)
 	}
-	u, err := s.users.CreateUser(ctx, email, hash)
+	u, err := create(ctx, email, hash)
 	if err != nil {
 		return User{}, err
 	}

@@ -460,6 +460,17 @@ func (s *Sessions) RevokeAll(ctx context.Context, c Client) error {
 	return s.LogOut(ctx, c)
 }
 
+// EndAll ends every session of user userID, wherever it was opened (every
+// instance shares the store and the registry), as after a password reset.
+// The request calling it need not be signed in as that user.
+func (s *Sessions) EndAll(ctx context.Context, userID int64, c Client) error {
+	entries, err := s.registry.List(ctx, userID)
+	if err != nil {
+		return unavailable("registry list", err)
+	}
+	return s.end(ctx, userID, entries, c)
+}
+
 // Ping checks that the session store answers. A handler about to create
 // something that a session must follow (an account) asks first, so that a
 // store outage does not leave an account behind a failed sign-in.

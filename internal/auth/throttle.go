@@ -47,6 +47,9 @@ const (
 	CauseSignups
 	// CauseBusy: too many password checks queued for one client network.
 	CauseBusy
+	// CauseMails: too many mails asked for (resets, verification links),
+	// for one address or from one client network.
+	CauseMails
 )
 
 // ThrottledError is returned while a client must wait before trying again.
@@ -62,6 +65,8 @@ func (e *ThrottledError) Error() string {
 		what = "too many sign-ups"
 	case CauseBusy:
 		what = "too many password checks queued"
+	case CauseMails:
+		what = "too many mails asked for"
 	}
 	return fmt.Sprintf("auth: %s, retry after %s", what, e.RetryAfter)
 }
@@ -199,13 +204,13 @@ func (t *Throttle) Check(ctx context.Context, a Attempt) error {
 // otherwise returns a *ThrottledError and records nothing: the caller
 // answers as throttled.
 func (t *Throttle) Fail(ctx context.Context, a Attempt) error {
-	return t.take(ctx, t.cfg.Window, CauseFailures, t.budgets(a))
+	return take(ctx, t.counter, t.cfg.Window, CauseFailures, t.budgets(a))
 }
 
-// take takes one from every budget, or returns a *ThrottledError of cause
-// when one has nothing left.
-func (t *Throttle) take(ctx context.Context, window time.Duration, cause ThrottleCause, b []Budget) error {
-	taken, counts, err := t.counter.Take(ctx, window, b...)
+// take takes one from every budget in counter, or returns a
+// *ThrottledError of cause when one has nothing left.
+func take(ctx context.Context, counter Counter, window time.Duration, cause ThrottleCause, b []Budget) error {
+	taken, counts, err := counter.Take(ctx, window, b...)
 	if err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
@@ -238,7 +243,7 @@ func (t *Throttle) SignUp(ctx context.Context, ip string) error {
 		return nil
 	}
 	b := []Budget{{Key: "signup:" + clientNetwork(ip), Limit: int64(t.cfg.MaxSignups)}}
-	return t.take(ctx, t.cfg.SignupWindow, CauseSignups, b)
+	return take(ctx, t.counter, t.cfg.SignupWindow, CauseSignups, b)
 }
 
 func keys(budgets []Budget) []string {

@@ -1,9 +1,12 @@
 // Package auth owns accounts and sign-in: users, password hashing and policy,
 // login throttling, the session wrapper that every handler uses to sign a user
-// in or out, and the per-user registry of live sessions.
+// in or out, the per-user registry of live sessions, and account recovery by
+// email (one-time links, and which mails to queue; package mail words and
+// sends them).
 //
 // It imports no other internal package. Storage and session back-ends
-// implement the small interfaces declared here (UserStore, Counter, Registry).
+// implement the small interfaces declared here (UserStore, RecoveryStore,
+// Counter, Registry).
 package auth
 
 import (
@@ -20,7 +23,13 @@ type User struct {
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// EmailVerifiedAt is when the current address was confirmed by a
+	// mailed link; zero while it is not.
+	EmailVerifiedAt time.Time
 }
+
+// EmailVerified reports whether the account's address has been confirmed.
+func (u User) EmailVerified() bool { return !u.EmailVerifiedAt.IsZero() }
 
 // Errors returned by this package and by the back-ends that implement its
 // interfaces. Callers compare them with errors.Is.

@@ -46,7 +46,7 @@ func New() *Metrics {
 		}, []string{"route", "method"}),
 		authEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auth_events_total",
-			Help: "Authentication events: signup, login_success, login_failure, login_throttled, logout, session_revoked, password_changed, account_deleted.",
+			Help: "Authentication events: signup, login_success, login_failure, login_throttled, logout, session_revoked, password_changed, account_deleted, password_reset, email_verified, email_changed.",
 		}, []string{"event"}),
 		storeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "session_store_operations_total",
@@ -66,7 +66,8 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every event appears from the start, at zero, so rates work at once.
 	for _, e := range []auth.EventKind{auth.EventSignup, auth.EventLoginSuccess, auth.EventLoginFailure,
-		auth.EventLoginThrottled, auth.EventLogout, auth.EventSessionRevoked, auth.EventPasswordChanged, auth.EventAccountDeleted} {
+		auth.EventLoginThrottled, auth.EventLogout, auth.EventSessionRevoked, auth.EventPasswordChanged, auth.EventAccountDeleted,
+		auth.EventPasswordReset, auth.EventEmailVerified, auth.EventEmailChanged} {
 		m.authEvents.WithLabelValues(string(e))
 	}
 	return m
@@ -104,7 +105,7 @@ func (m *Metrics) WatchDB(db *sql.DB, name string) {
 }
 
 // Register adds a collector that another package owns (the Redis pool's
-// statistics live with the Redis code).
+// statistics live with the Redis code, the outbox's with the mail sender).
 func (m *Metrics) Register(c prometheus.Collector) {
 	m.registry.MustRegister(c)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessionlogin/sessionlogin/internal/app"
 	"github.com/sessionlogin/sessionlogin/internal/auth"
+	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/memstate"
 	"github.com/sessionlogin/sessionlogin/internal/metrics"
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
@@ -58,6 +59,25 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	MetricsAllow   []netip.Prefix
 
+	// PublicURL is the site's origin as users see it: links in mails.
+	PublicURL string
+	// Mail is where mail goes (MAIL_URL; the zero value writes it to the
+	// log), sent as MailFrom. MailTransport and MailSender adjust the
+	// transport and the sender loop (tests); their zero values are right
+	// for production.
+	Mail          mail.Endpoint
+	MailFrom      string
+	MailTransport mail.TransportOptions
+	MailSender    mail.SenderConfig
+	// NotifyNewDevice mails a user when an unknown browser signs in;
+	// RequireVerification is EMAIL_VERIFICATION=required.
+	NotifyNewDevice     bool
+	RequireVerification bool
+	// MaxMailsPerAddress and MaxMailsPerIP override the mail throttle's
+	// limits; zero means auth's defaults.
+	MaxMailsPerAddress int
+	MaxMailsPerIP      int
+
 	// DB and State, when set, are used instead of opening DatabaseURL and
 	// SessionStore, and Close leaves them open. Tests set them to run
 	// several instances over one database and one state, as several
@@ -79,6 +99,11 @@ type Server struct {
 	State    *State
 	Auth     *auth.Service
 	Sessions *auth.Sessions
+	Recovery *auth.Recovery
+	// Sender delivers the outbox. New does not start it: the caller runs
+	// Sender.Run for as long as mail should go out, and stops it before
+	// Close.
+	Sender *mail.Sender
 
 	closers []func()
 }
@@ -141,10 +166,27 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		Codec:            sessionstore.Codec{},
 		TouchInterval:    cfg.TouchInterval,
 	})
+	if cfg.Mail.Scheme == "" {
+		cfg.Mail.Scheme = mail.SchemeLog
+	}
+	transport := mail.NewTransport(cfg.Mail, cfg.MailFrom, logger, cfg.MailTransport)
+	if s.Sender, err = mail.NewSender(s.DB, transport, logger, cfg.MailSender); err != nil {
+		return nil, err
+	}
+	m.Register(s.Sender)
+	s.Recovery = auth.NewRecovery(s.Auth, s.DB, s.State.Counter, auth.RecoveryConfig{
+		PublicURL:           cfg.PublicURL,
+		RequireVerification: cfg.RequireVerification,
+		NotifyNewDevice:     cfg.NotifyNewDevice,
+		MaxMailsPerAddress:  cfg.MaxMailsPerAddress,
+		MaxMailsPerIP:       cfg.MaxMailsPerIP,
+		Observer:            s.Sender,
+	})
 	s.Handler, err = app.New(app.Config{
 		Logger:         logger,
 		Auth:           s.Auth,
 		Sessions:       s.Sessions,
+		Recovery:       s.Recovery,
 		Metrics:        m,
 		TrustedProxies: cfg.TrustedProxies,
 		MetricsAllow:   cfg.MetricsAllow,

@@ -1,7 +1,8 @@
 // Package storage keeps accounts in SQL: SQLite (pure Go, modernc.org/sqlite)
 // or PostgreSQL (pgx). It opens the database, applies the embedded
-// migrations with goose, and implements auth.UserStore, mapping driver
-// errors to auth's errors.
+// migrations with goose, and implements auth.UserStore, auth.RecoveryStore
+// (one-time tokens, and mails queued in the same transaction as their
+// change) and mail.Outbox, mapping driver errors to auth's errors.
 package storage
 
 import (

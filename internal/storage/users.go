@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"time"
@@ -25,6 +26,17 @@ func (ts timestamp) Scan(v any) error {
 	return nil
 }
 
+// nullTimestamp scans a time that may be NULL (left zero).
+type nullTimestamp struct{ t *time.Time }
+
+func (ts nullTimestamp) Scan(v any) error {
+	if v == nil {
+		*ts.t = time.Time{}
+		return nil
+	}
+	return timestamp(ts).Scan(v)
+}
+
 // arg converts a time to what the dialect stores.
 func (d *DB) timeArg(t time.Time) driver.Value {
 	if d.dialect == SQLite {
@@ -33,18 +45,23 @@ func (d *DB) timeArg(t time.Time) driver.Value {
 	return t.UTC()
 }
 
-const userColumns = `id, email, password_hash, created_at, updated_at`
+const userColumns = `id, email, password_hash, created_at, updated_at, email_verified_at`
 
 func scanUser(row interface{ Scan(...any) error }) (auth.User, error) {
 	var u auth.User
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, timestamp{&u.CreatedAt}, timestamp{&u.UpdatedAt})
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, timestamp{&u.CreatedAt}, timestamp{&u.UpdatedAt},
+		nullTimestamp{&u.EmailVerifiedAt})
 	return u, mapError(err)
 }
 
 // CreateUser inserts an account; a taken email is auth.ErrDuplicateEmail.
 func (d *DB) CreateUser(ctx context.Context, email, passwordHash string) (auth.User, error) {
+	return d.createUser(ctx, d.db, email, passwordHash)
+}
+
+func (d *DB) createUser(ctx context.Context, q querier, email, passwordHash string) (auth.User, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	row := d.db.QueryRowContext(ctx,
+	row := q.QueryRowContext(ctx,
 		`INSERT INTO users (email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING `+userColumns,
 		email, passwordHash, d.timeArg(now))
 	return scanUser(row)
@@ -82,7 +99,13 @@ func (d *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) {
 // UpdatePasswordHash replaces the password hash of account id.
 func (d *DB) UpdatePasswordHash(ctx context.Context, id int64, passwordHash string) error {
 	defer d.accountsChanged()
-	res, err := d.db.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
+	return d.setPasswordHash(ctx, d.db, id, passwordHash)
+}
+
+// setPasswordHash is the one statement that replaces a password hash,
+// used by a password change and, inside its transaction, by a reset.
+func (d *DB) setPasswordHash(ctx context.Context, q querier, id int64, passwordHash string) error {
+	res, err := q.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
 		passwordHash, d.timeArg(time.Now()), id)
 	return expectOne(res, err)
 }
@@ -103,13 +126,19 @@ func (d *DB) accountsChanged() {
 	}
 }
 
-func expectOne(res interface{ RowsAffected() (int64, error) }, err error) error {
+// affected returns how many rows a statement changed, with errors mapped.
+func affected(res sql.Result, err error) (int64, error) {
 	if err != nil {
-		return mapError(err)
+		return 0, mapError(err)
 	}
 	n, err := res.RowsAffected()
+	return n, mapError(err)
+}
+
+func expectOne(res sql.Result, err error) error {
+	n, err := affected(res, err)
 	if err != nil {
-		return mapError(err)
+		return err
 	}
 	if n == 0 {
 		return auth.ErrUserNotFound
