@@ -28,9 +28,20 @@ import (
 // after SIGINT or SIGTERM.
 const shutdownTimeout = 20 * time.Second
 
+// auditPruneInterval is how often the audit trail drops events older than
+// auth.AuditRetention.
+const auditPruneInterval = time.Hour
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "admin" {
+		os.Exit(admin(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 {
+		fmt.Fprintf(os.Stderr, "unknown command %q; run bin/web to serve or bin/web admin help\n", os.Args[1])
+		os.Exit(2)
+	}
 	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(exitCode(err))
@@ -45,6 +56,48 @@ func exitCode(err error) int {
 	}
 	return 1
 }
+
+// services are the parts of the service that the server and the admin
+// command share, wired the one way, so that both act on the same database
+// and session store in the same manner.
+type services struct {
+	state    sessionState
+	store    *sessionstore.Store
+	trail    *auth.AuditTrail
+	auth     *auth.Service
+	sessions *auth.Sessions
+}
+
+// newServices wires accounts, sessions and the audit log over db and the
+// session store that cfg names.
+func newServices(cfg config, db *storage.DB, logger *slog.Logger, m *metrics.Metrics) (*services, error) {
+	state, err := openState(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	store := sessionstore.New(state.backend, cfg.IdleTimeout, m)
+	trail := auth.NewAuditTrail(db, logger)
+	audit := auth.Auditors{auth.NewAuditLog(logger), m, trail}
+	throttle := auth.NewThrottle(state.counter, auth.ThrottleConfig{
+		MaxFailures: cfg.LoginMaxFailures,
+		Window:      cfg.LoginFailureWindow,
+	})
+	service, err := auth.NewService(db, auth.NewHasher(argon2Params), throttle, audit)
+	if err != nil {
+		state.close()
+		return nil, err
+	}
+	sessions := auth.NewSessions(store, state.registry, audit, auth.SessionConfig{
+		CookieName:       cfg.CookieName,
+		Secure:           cfg.CookieSecure,
+		Lifetime:         cfg.Lifetime,
+		RememberLifetime: cfg.RememberLifetime,
+		Codec:            sessionstore.Codec{},
+	})
+	return &services{state: state, store: store, trail: trail, auth: service, sessions: sessions}, nil
+}
+
+func (s *services) close() { s.state.close() }
 
 // run builds the service from the environment and serves until ctx ends,
 // then shuts down gracefully.
@@ -65,39 +118,32 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	m := metrics.New()
 	m.WatchDB(db.SQL(), string(db.Dialect()))
 
-	state, err := openState(cfg, m)
+	svc, err := newServices(cfg, db, logger, m)
 	if err != nil {
 		return err
 	}
-	defer state.close()
-	store := sessionstore.New(state.backend, cfg.IdleTimeout, m)
+	defer svc.close()
+	pruneCtx, stopPrune := context.WithCancel(ctx)
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		svc.trail.PruneEvery(pruneCtx, auditPruneInterval)
+	}()
+	// Stopped and waited for before the database closes (defers run last
+	// first).
+	defer func() { stopPrune(); <-pruned }()
 
-	audit := auth.Auditors{auth.NewAuditLog(logger), m}
-	throttle := auth.NewThrottle(state.counter, auth.ThrottleConfig{
-		MaxFailures: cfg.LoginMaxFailures,
-		Window:      cfg.LoginFailureWindow,
-	})
-	service, err := auth.NewService(db, auth.NewHasher(argon2Params), throttle, audit)
-	if err != nil {
-		return err
-	}
-	sessions := auth.NewSessions(store, state.registry, audit, auth.SessionConfig{
-		CookieName:       cfg.CookieName,
-		Secure:           cfg.CookieSecure,
-		Lifetime:         cfg.Lifetime,
-		RememberLifetime: cfg.RememberLifetime,
-		Codec:            sessionstore.Codec{},
-	})
 	handler, err := app.New(app.Config{
 		Logger:         logger,
-		Auth:           service,
-		Sessions:       sessions,
+		Auth:           svc.auth,
+		Sessions:       svc.sessions,
 		Metrics:        m,
+		Trail:          svc.trail,
 		TrustedProxies: cfg.TrustedProxies,
 		SecureCookies:  cfg.CookieSecure,
 		Checks: []app.Check{
 			{Name: "database", Ping: db.Ping},
-			{Name: "session store", Ping: store.Ping},
+			{Name: "session store", Ping: svc.store.Ping},
 		},
 	})
 	if err != nil {

@@ -30,6 +30,8 @@ type Config struct {
 	Auth     *auth.Service
 	Sessions *auth.Sessions
 	Metrics  *metrics.Metrics
+	// Trail is the durable audit log that /account/activity reads.
+	Trail *auth.AuditTrail
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SecureCookies marks the service's own small cookies (notices) Secure,
@@ -46,6 +48,7 @@ type application struct {
 	auth      *auth.Service
 	sessions  *auth.Sessions
 	metrics   *metrics.Metrics
+	trail     *auth.AuditTrail
 	proxies   []string
 	secure    bool
 	checks    []Check
@@ -57,8 +60,8 @@ type application struct {
 // New returns the service's HTTP handler. It parses every template first,
 // so a broken template fails start-up rather than a request.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil {
-		return nil, fmt.Errorf("app: Logger, Auth, Sessions and Metrics are required")
+	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil || cfg.Trail == nil {
+		return nil, fmt.Errorf("app: Logger, Auth, Sessions, Metrics and Trail are required")
 	}
 	templates, err := parseTemplates()
 	if err != nil {
@@ -73,6 +76,7 @@ func New(cfg Config) (http.Handler, error) {
 		auth:      cfg.Auth,
 		sessions:  cfg.Sessions,
 		metrics:   cfg.Metrics,
+		trail:     cfg.Trail,
 		proxies:   proxies,
 		secure:    cfg.SecureCookies,
 		checks:    cfg.Checks,

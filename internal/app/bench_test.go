@@ -82,7 +82,8 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	store := sessionstore.New(backend, 30*time.Minute, m)
-	audit := auth.Auditors{auth.NewAuditLog(logger), m}
+	trail := auth.NewAuditTrail(db, logger)
+	audit := auth.Auditors{auth.NewAuditLog(logger), m, trail}
 	svc, err := auth.NewService(db, auth.NewHasher(cfg.params),
 		auth.NewThrottle(counter, auth.ThrottleConfig{MaxFailures: 5, Window: 15 * time.Minute}), audit)
 	if err != nil {
@@ -93,7 +94,7 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 		Codec: sessionstore.Codec{}, TouchInterval: cfg.touchInterval,
 	})
 	h, err := app.New(app.Config{
-		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, SecureCookies: true,
+		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, Trail: trail, SecureCookies: true,
 		Checks: []app.Check{{Name: "database", Ping: db.Ping}, {Name: "session store", Ping: store.Ping}},
 	})
 	if err != nil {

@@ -147,7 +147,8 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	m := metrics.New()
 	logger := slog.New(slog.NewTextHandler(o.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := sessionstore.New(backend, o.idle, m)
-	audit := auth.Auditors{auth.NewAuditLog(logger), m}
+	trail := auth.NewAuditTrail(sh.db, logger)
+	audit := auth.Auditors{auth.NewAuditLog(logger), m, trail}
 	svc, err := auth.NewService(sh.db, auth.NewHasher(*o.params),
 		auth.NewThrottle(counter, auth.ThrottleConfig{MaxFailures: o.maxFailures, Window: o.window}), audit)
 	if err != nil {
@@ -164,7 +165,7 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		}
 	}
 	h, err := app.New(app.Config{
-		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, TrustedProxies: proxies,
+		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, Trail: trail, TrustedProxies: proxies,
 		SecureCookies: true,
 		Checks:        []app.Check{{Name: "database", Ping: sh.db.Ping}, {Name: "session store", Ping: store.Ping}},
 	})

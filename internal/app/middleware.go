@@ -212,7 +212,10 @@ func (app *application) sessionError(w http.ResponseWriter, r *http.Request, err
 }
 
 // authenticate loads the signed-in user, if any, for this request. A
-// session whose user no longer exists is ended.
+// session whose user no longer exists, or was locked by an operator, is
+// ended: the account is read on every request, so a lock takes effect on
+// every instance at the next request, even for a session the lock's own
+// sweep could not reach.
 func (app *application) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		uid, ok := app.sessions.UserID(r.Context())
@@ -222,7 +225,7 @@ func (app *application) authenticate(next http.Handler) http.Handler {
 		}
 		user, err := app.auth.User(r.Context(), uid)
 		switch {
-		case errors.Is(err, auth.ErrUserNotFound):
+		case errors.Is(err, auth.ErrUserNotFound), err == nil && user.Locked():
 			if err := app.sessions.LogOut(r.Context(), app.client(r)); err != nil {
 				app.serverError(w, r, err)
 				return

@@ -29,6 +29,7 @@ type templateData struct {
 	PasswordForm *form
 	DeleteForm   *form
 	Sessions     []sessionView
+	Activity     activityPage
 	Error        errorView
 }
 
@@ -176,7 +177,7 @@ func newPageKey(t *template.Template, d templateData) (pageKey, bool) {
 	rest := d
 	rest.Path, rest.User, rest.Year, rest.Notice, rest.Error = "", nil, 0, "", errorView{}
 	rest.Form, rest.PasswordForm, rest.DeleteForm = nil, nil, nil
-	if !reflect.ValueOf(rest).IsZero() { // Sessions, or a field the key lacks
+	if !reflect.ValueOf(rest).IsZero() { // Sessions, Activity, or a field the key lacks
 		return pageKey{}, false
 	}
 	return k, true

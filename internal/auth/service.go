@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -64,7 +65,7 @@ func (s *Service) SignUp(ctx context.Context, email, password string, c Client) 
 	if err != nil {
 		return User{}, err
 	}
-	s.audit.Record(ctx, Event{Kind: EventSignup, UserID: u.ID, IP: c.IP})
+	s.audit.Record(ctx, Event{Kind: EventSignup, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return u, nil
 }
 
@@ -85,11 +86,15 @@ func (s *Service) attempt(ctx context.Context, email, password string, c Client)
 	}
 	u, err := s.verify(ctx, email, password)
 	if errors.Is(err, ErrInvalidCredentials) {
-		s.audit.Record(ctx, Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP})
+		e := Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent}
+		if errors.Is(err, errLocked) {
+			e.Detail = "account locked"
+		}
+		s.audit.Record(ctx, e)
 		if ferr := s.throttle.Fail(ctx, email, c.IP); ferr != nil {
 			return User{}, s.throttled(ctx, ferr, u.ID, c)
 		}
-		return User{}, err
+		return User{}, ErrInvalidCredentials
 	}
 	if err != nil {
 		return User{}, err
@@ -105,13 +110,19 @@ func (s *Service) attempt(ctx context.Context, email, password string, c Client)
 func (s *Service) throttled(ctx context.Context, err error, userID int64, c Client) error {
 	var te *ThrottledError
 	if errors.As(err, &te) {
-		s.audit.Record(ctx, Event{Kind: EventLoginThrottled, UserID: userID, IP: c.IP})
+		s.audit.Record(ctx, Event{Kind: EventLoginThrottled, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
 	}
 	return err
 }
 
+// errLocked is verify's answer for a locked account: invalid credentials
+// to every caller, told apart only for the audit log.
+var errLocked = fmt.Errorf("%w (account locked)", ErrInvalidCredentials)
+
 // verify checks password against the account of email. On a wrong password
 // the returned user still carries the account id, for the audit log only.
+// A locked account fails whatever the password, after the same work, so
+// that a lock reveals nothing about the password either.
 func (s *Service) verify(ctx context.Context, email, password string) (User, error) {
 	if email == "" || utf8.RuneCountInString(password) > MaxPasswordLength {
 		// No account can match; nothing about any account is revealed.
@@ -130,6 +141,9 @@ func (s *Service) verify(ctx context.Context, email, password string) (User, err
 	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil && !errors.Is(err, ErrMalformedHash) {
 		return User{}, err
+	}
+	if u.Locked() {
+		return User{ID: u.ID}, errLocked
 	}
 	if !ok {
 		return User{ID: u.ID}, ErrInvalidCredentials
@@ -171,6 +185,11 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	if err != nil {
 		return err
 	}
+	return s.setPassword(ctx, u, next, c)
+}
+
+// setPassword gives account u the password next, if the policy allows it.
+func (s *Service) setPassword(ctx context.Context, u User, next string, c Client) error {
 	if err := CheckPassword(next, u.Email); err != nil {
 		return err
 	}
@@ -178,10 +197,10 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	if err != nil {
 		return err
 	}
-	if err := s.users.UpdatePasswordHash(ctx, id, hash); err != nil {
+	if err := s.users.UpdatePasswordHash(ctx, u.ID, hash); err != nil {
 		return err
 	}
-	s.audit.Record(ctx, Event{Kind: EventPasswordChanged, UserID: id, IP: c.IP})
+	s.audit.Record(ctx, Event{Kind: EventPasswordChanged, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return nil
 }
 
@@ -191,9 +210,66 @@ func (s *Service) DeleteAccount(ctx context.Context, id int64, password string, 
 	if _, err := s.checkPassword(ctx, id, password, c); err != nil {
 		return err
 	}
+	return s.remove(ctx, id, c)
+}
+
+func (s *Service) remove(ctx context.Context, id int64, c Client) error {
 	if err := s.users.DeleteUser(ctx, id); err != nil {
 		return fmt.Errorf("delete account: %w", err)
 	}
-	s.audit.Record(ctx, Event{Kind: EventAccountDeleted, UserID: id, IP: c.IP})
+	s.audit.Record(ctx, Event{Kind: EventAccountDeleted, UserID: id, IP: c.IP, UserAgent: c.UserAgent})
 	return nil
+}
+
+// The operator's actions (the admin command) follow. They ask for no
+// password: the operator is trusted with the database already. Run them
+// under AsOperator so that their events say so. The caller ends the
+// account's sessions where the action calls for it (Sessions.EndAll).
+
+// UserByEmail returns the account with email, or ErrUserNotFound.
+func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
+	return s.users.UserByEmail(ctx, NormalizeEmail(email))
+}
+
+// SetPassword gives account id a new password without asking for the
+// current one; the password policy applies.
+func (s *Service) SetPassword(ctx context.Context, id int64, password string, c Client) error {
+	if utf8.RuneCountInString(password) > MaxPasswordLength {
+		return ErrPasswordTooLong
+	}
+	u, err := s.users.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.setPassword(ctx, u, password, c)
+}
+
+// Lock stops account id from signing in. A lock already in place keeps its
+// time.
+func (s *Service) Lock(ctx context.Context, id int64, c Client) error {
+	u, err := s.users.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !u.Locked() {
+		if err := s.users.SetLockedAt(ctx, id, time.Now().UTC()); err != nil {
+			return err
+		}
+	}
+	s.audit.Record(ctx, Event{Kind: EventAccountLocked, UserID: id, IP: c.IP, UserAgent: c.UserAgent})
+	return nil
+}
+
+// Unlock lets account id sign in again.
+func (s *Service) Unlock(ctx context.Context, id int64, c Client) error {
+	if err := s.users.SetLockedAt(ctx, id, time.Time{}); err != nil {
+		return err
+	}
+	s.audit.Record(ctx, Event{Kind: EventAccountUnlocked, UserID: id, IP: c.IP, UserAgent: c.UserAgent})
+	return nil
+}
+
+// RemoveAccount deletes account id without asking for its password.
+func (s *Service) RemoveAccount(ctx context.Context, id int64, c Client) error {
+	return s.remove(ctx, id, c)
 }
