@@ -945,6 +945,7 @@ func TestBrowserPages(t *testing.T) {
 		}},
 		{"account", http.StatusOK, func(b *browser) int { return pageStatus(b.signup(srv.URL, email, browserPassword)) }},
 		{"sessions", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/sessions")) }},
+		{"activity", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/activity")) }},
 		{"error-403", http.StatusForbidden, func(b *browser) int {
 			_, status := b.visitAutoPost(other+"/logout", srv.URL)
 			return status
@@ -1064,6 +1065,12 @@ func TestDocScreenshots(t *testing.T) {
 		}},
 		{"sessions-dark", desktopDark, func() { b.navigate(srv.URL + "/account/sessions") }},
 		{"sessions-phone", phoneLight, func() { b.navigate(srv.URL + "/account/sessions") }},
+		{"activity", desktopLight, func() {
+			// A failed attempt among the sign-ins, as the page would show one.
+			postLogin(t, srv.URL, email, "a wrong guess", "curl/8.11.0", false)
+			b.navigate(srv.URL + "/account/activity")
+		}},
+		{"activity-phone-dark", phoneDark, func() { b.navigate(srv.URL + "/account/activity") }},
 		{"home-phone-dark", phoneDark, func() { b.navigate(srv.URL + "/") }},
 		{"error-404", desktopLight, func() { b.navigate(srv.URL + "/no-such-page") }},
 	} {
