@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -69,6 +70,7 @@ func init() {
 type adminRun struct {
 	ctx    context.Context // carries auth.AsOperator
 	cfg    config
+	tty    *os.File // stdin, when it is a file (perhaps a terminal)
 	stdin  *bufio.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -105,6 +107,7 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 		return exitUsage
 	}
 	a := &adminRun{ctx: auth.AsOperator(ctx), stdin: bufio.NewReader(stdin), stdout: stdout, stderr: stderr}
+	a.tty, _ = stdin.(*os.File)
 	err := a.start(cmd, getenv)
 	if err == nil {
 		defer a.close()
@@ -243,10 +246,27 @@ func (a *adminRun) endSessions(u auth.User) error {
 	return a.svc.sessions.EndAll(a.ctx, u.ID, operator)
 }
 
-// readPassword reads one line from stdin: the password, without its line
-// end. Nothing is prompted: the password is piped in (printf '%s\n' "$PW"
-// | bin/web admin …) or typed.
-func (a *adminRun) readPassword() (string, error) {
+// readPassword reads the password for email from stdin: one line, without
+// its line end, piped in (printf '%s\n' "$PW" | bin/web admin …). At a
+// terminal it asks, twice, with the echo off.
+func (a *adminRun) readPassword(email string) (string, error) {
+	if a.tty != nil {
+		if restore, ok := hideInput(a.tty); ok {
+			defer restore()
+			first, err := a.prompt(fmt.Sprintf("New password for %s: ", email))
+			if err != nil {
+				return "", err
+			}
+			again, err := a.prompt("Repeat it: ")
+			if err != nil {
+				return "", err
+			}
+			if first != again {
+				return "", errors.New("the two passwords differ; nothing changed")
+			}
+			return first, nil
+		}
+	}
 	line, err := a.stdin.ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password: %w", err)
@@ -255,6 +275,33 @@ func (a *adminRun) readPassword() (string, error) {
 		return "", usagef("no password on standard input (pipe it in; it is never taken from an argument)")
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// prompt asks on stderr and reads a line typed at the terminal. An
+// interrupt (Ctrl-C, which ends ctx) gives up at once rather than waiting
+// for Enter, so that the caller restores the terminal's echo.
+func (a *adminRun) prompt(question string) (string, error) {
+	fmt.Fprint(a.stderr, question)
+	type result struct {
+		line string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		line, err := a.stdin.ReadString('\n')
+		done <- result{line, err}
+	}()
+	select {
+	case r := <-done:
+		fmt.Fprintln(a.stderr) // the Enter the hidden input did not show
+		if r.err != nil && !errors.Is(r.err, io.EOF) {
+			return "", fmt.Errorf("read password: %w", r.err)
+		}
+		return strings.TrimRight(r.line, "\r\n"), nil
+	case <-a.ctx.Done():
+		fmt.Fprintln(a.stderr)
+		return "", errors.New("interrupted; nothing changed")
+	}
 }
 
 // userSummary is one account as users and user show it. A new account
@@ -470,7 +517,7 @@ func adminCreateUser(a *adminRun, args []string) error {
 	if err != nil {
 		return err
 	}
-	password, err := a.readPassword()
+	password, err := a.readPassword(auth.NormalizeEmail(pos[0]))
 	if err != nil {
 		return err
 	}
@@ -490,7 +537,7 @@ func adminSetPassword(a *adminRun, args []string) error {
 	if err != nil {
 		return err
 	}
-	password, err := a.readPassword()
+	password, err := a.readPassword(u.Email)
 	if err != nil {
 		return err
 	}
