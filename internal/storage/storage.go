@@ -93,7 +93,10 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		d.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	return d, d.prepare(ctx)
+	if err := d.prepare(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // OpenCurrent connects to the database named by rawURL and checks, without
@@ -116,7 +119,10 @@ func OpenCurrent(ctx context.Context, rawURL string) (*DB, error) {
 			return nil, ErrSchemaOutdated
 		}
 	}
-	return d, d.prepare(ctx)
+	if err := d.prepare(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // Connect connects to the database named by rawURL without looking at its
