@@ -40,8 +40,8 @@ type adminCommand struct {
 	name    string
 	args    string // as shown in help
 	summary string
-	// raw commands get no database or session store (migrate opens the
-	// database its own way; help needs nothing).
+	// raw commands get the configuration but no database or session
+	// store: migrate opens the database its own way. help needs nothing.
 	raw bool
 	run func(a *adminRun, args []string) error
 }
@@ -93,14 +93,15 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 		printAdminHelp(stderr)
 		return exitUsage
 	}
+	name := args[0]
+	if name == "-h" || name == "--help" {
+		name = "help"
+	}
 	var cmd *adminCommand
 	for i := range adminCommands {
-		if adminCommands[i].name == args[0] {
+		if adminCommands[i].name == name {
 			cmd = &adminCommands[i]
 		}
-	}
-	if args[0] == "-h" || args[0] == "--help" {
-		cmd = &adminCommands[len(adminCommands)-1]
 	}
 	if cmd == nil {
 		fmt.Fprintf(stderr, "bin/web admin: unknown command %q (bin/web admin help lists them)\n", args[0])
@@ -133,6 +134,9 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 // start reads the configuration and, unless cmd is raw, opens the
 // database (whose schema must be current) and the session store.
 func (a *adminRun) start(cmd *adminCommand, getenv func(string) string) error {
+	if cmd.name == "help" {
+		return nil // help works whatever the environment holds
+	}
 	cfg, err := parseConfig(getenv)
 	if err != nil {
 		return err
@@ -700,7 +704,7 @@ Commands:
 `)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range adminCommands {
-		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
 	_ = tw.Flush()
 	fmt.Fprint(w, `

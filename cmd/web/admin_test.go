@@ -227,11 +227,12 @@ func TestAdminCommands(t *testing.T) {
 			}{{"help", []string{"help"}}, {"--help", []string{"--help"}}} {
 				help := out.run(t, env, "", tt.args...).want(t, exitOK, "Usage: bin/web admin").stdout
 				for _, c := range adminCommands {
-					if !strings.Contains(help, "  "+c.name+" ") {
+					if !strings.Contains(help, "\n  "+c.name+" ") {
 						t.Errorf("%s does not list %s", tt.name, c.name)
 					}
 				}
 			}
+			out.run(t, map[string]string{"SESSION_STORE": "bogus"}, "", "help").want(t, exitOK, "Usage: bin/web admin")
 			out.run(t, env, "", "frobnicate").wantErr(t, exitUsage, "unknown command")
 			out.run(t, env, "", []string{}...).want(t, exitUsage, "")
 			bad := map[string]string{"DATABASE_URL": "mysql://x", "SESSION_STORE": "redis"}
