@@ -14,15 +14,15 @@ const activityPageSize = 25
 
 // activityPage is the data of /account/activity.
 type activityPage struct {
-	Events []activityView
+	Events []activityEntry
 	// Older is the query value of the next (older) page, "" on the last.
 	Older string
 	// Paged is set on every page but the first, to link back to it.
 	Paged bool
 }
 
-// activityView is one event as the activity page shows it.
-type activityView struct {
+// activityEntry is one event as the activity page shows it.
+type activityEntry struct {
 	Kind       string // the raw kind, for data-kind
 	Title      string // "Signed in"
 	Detail     string
@@ -69,10 +69,10 @@ func activityTitle(k auth.EventKind) string {
 	return strings.ToUpper(words[:1]) + words[1:]
 }
 
-func newActivityViews(records []auth.AuditRecord, currentSession string, now time.Time) []activityView {
-	views := make([]activityView, len(records))
+func newActivityViews(records []auth.AuditRecord, currentSession string, now time.Time) []activityEntry {
+	views := make([]activityEntry, len(records))
 	for i, r := range records {
-		v := activityView{
+		v := activityEntry{
 			Kind:       string(r.Kind),
 			Title:      activityTitle(r.Kind),
 			Detail:     r.Detail,
