@@ -1017,6 +1017,7 @@ func TestBrowserPages(t *testing.T) {
 			return pageStatus(b.navigate(m.Link(srv.URL + "/password/reset?token=")))
 		}},
 		{"sessions", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/sessions")) }},
+		{"activity", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/activity")) }},
 		{"error-403", http.StatusForbidden, func(b *browser) int {
 			_, status := b.visitAutoPost(other+"/logout", srv.URL)
 			return status
@@ -1138,6 +1139,12 @@ func TestDocScreenshots(t *testing.T) {
 		}},
 		{"sessions-dark", desktopDark, func() { b.navigate(srv.URL + "/account/sessions") }},
 		{"sessions-phone", phoneLight, func() { b.navigate(srv.URL + "/account/sessions") }},
+		{"activity", desktopLight, func() {
+			// A failed attempt among the sign-ins, as the page would show one.
+			postLogin(t, srv.URL, email, "a wrong guess", "curl/8.11.0", false)
+			b.navigate(srv.URL + "/account/activity")
+		}},
+		{"activity-phone-dark", phoneDark, func() { b.navigate(srv.URL + "/account/activity") }},
 		{"home-phone-dark", phoneDark, func() { b.navigate(srv.URL + "/") }},
 		{"error-404", desktopLight, func() { b.navigate(srv.URL + "/no-such-page") }},
 		{"forgot", desktopLight, func() {

@@ -24,9 +24,20 @@ import (
 // after SIGINT or SIGTERM.
 const shutdownTimeout = 20 * time.Second
 
+// auditPruneInterval is how often the audit trail drops events older than
+// auth.AuditRetention.
+const auditPruneInterval = time.Hour
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "admin" {
+		os.Exit(admin(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 {
+		fmt.Fprintf(os.Stderr, "unknown command %q; run bin/web to serve or bin/web admin help\n", os.Args[1])
+		os.Exit(2)
+	}
 	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(exitCode(err))
@@ -95,6 +106,16 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		stopSender()
 		<-senderDone
 	}()
+
+	pruneCtx, stopPrune := context.WithCancel(ctx)
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		svc.Trail.PruneEvery(pruneCtx, auditPruneInterval)
+	}()
+	// Stopped and waited for before the database closes (defers run last
+	// first).
+	defer func() { stopPrune(); <-pruned }()
 
 	if cfg.Mail.Scheme == mail.SchemeLog {
 		logger.Warn("MAIL_URL=log: mails, links included, are written to this log and not sent; set MAIL_URL to an SMTP server in production")

@@ -33,6 +33,8 @@ type Config struct {
 	// Recovery is account recovery by email: password reset, address
 	// verification and change, new-device notices.
 	Recovery *auth.Recovery
+	// Trail is the durable audit log that /account/activity reads.
+	Trail *auth.AuditTrail
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// MetricsAllow are the networks whose clients (as decided after
@@ -55,6 +57,7 @@ type application struct {
 	metrics   *metrics.Metrics
 	proxies   []netip.Prefix
 	metricsOK []netip.Prefix
+	trail     *auth.AuditTrail
 	secure    bool
 	checks    []Check
 	templates map[string]*template.Template
@@ -64,8 +67,8 @@ type application struct {
 // New returns the service's HTTP handler. It parses every template first,
 // so a broken template fails start-up rather than a request.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil || cfg.Recovery == nil {
-		return nil, fmt.Errorf("app: Logger, Auth, Sessions, Metrics and Recovery are required")
+	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil || cfg.Recovery == nil || cfg.Trail == nil {
+		return nil, fmt.Errorf("app: Logger, Auth, Sessions, Metrics, Recovery and Trail are required")
 	}
 	templates, err := parseTemplates()
 	if err != nil {
@@ -79,6 +82,7 @@ func New(cfg Config) (http.Handler, error) {
 		metrics:   cfg.Metrics,
 		proxies:   cfg.TrustedProxies,
 		metricsOK: cfg.MetricsAllow,
+		trail:     cfg.Trail,
 		secure:    cfg.SecureCookies,
 		checks:    cfg.Checks,
 		templates: templates,

@@ -299,7 +299,10 @@ func (app *application) loadSession(next http.Handler) http.Handler {
 }
 
 // authenticate loads the signed-in user, if any, for this request. A
-// session whose user no longer exists is ended.
+// session whose user no longer exists, or was locked by an operator, is
+// ended: the account is read on every request, so a lock takes effect on
+// every instance at the next request, even for a session the lock's own
+// sweep could not reach.
 //
 // Every response to a signed-in user is marked no-store: it may show
 // account data (the home page names the user), and a shared or back-button
@@ -314,7 +317,7 @@ func (app *application) authenticate(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		user, err := app.auth.User(r.Context(), uid)
 		switch {
-		case errors.Is(err, auth.ErrUserNotFound):
+		case errors.Is(err, auth.ErrUserNotFound), err == nil && user.Locked():
 			if err := app.sessions.LogOut(r.Context(), app.client(r)); err != nil {
 				app.serverError(w, r, err)
 				return

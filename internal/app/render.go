@@ -29,6 +29,7 @@ type templateData struct {
 	DeleteForm   *form
 	EmailForm    *form
 	Sessions     []sessionView
+	Activity     activityPage
 	Error        errorView
 
 	// Token is the one-time token of the reset or confirmation page, sent

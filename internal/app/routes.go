@@ -74,6 +74,7 @@ func (app *application) routes() *chi.Mux {
 			r.Get("/account/sessions", app.sessionsView)
 			r.Post("/account/sessions/revoke-others", app.sessionsRevokeOthersPost)
 			r.Post("/account/sessions/{id}/revoke", app.sessionRevokePost)
+			r.Get("/account/activity", app.activityView)
 		})
 	})
 	return r

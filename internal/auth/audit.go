@@ -25,7 +25,38 @@ const (
 	EventPasswordReset   EventKind = "password_reset"
 	EventEmailVerified   EventKind = "email_verified"
 	EventEmailChanged    EventKind = "email_changed"
+	EventAccountLocked   EventKind = "account_locked"
+	EventAccountUnlocked EventKind = "account_unlocked"
 )
+
+// Actor says who caused an event: the account's user (through the site)
+// or an operator (through the admin command).
+type Actor string
+
+// The actors.
+const (
+	ActorUser     Actor = "user"
+	ActorOperator Actor = "operator"
+)
+
+type actorKey struct{}
+
+// AsOperator returns a context in which every event is recorded as done by
+// the operator. The admin command runs under it, so that events recorded
+// deep inside Service and Sessions (each ended session, say) carry the
+// operator without every method taking an actor.
+func AsOperator(ctx context.Context) context.Context {
+	return context.WithValue(ctx, actorKey{}, ActorOperator)
+}
+
+// ActorOf returns who acts in ctx: the operator under AsOperator, else the
+// user.
+func ActorOf(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return a
+	}
+	return ActorUser
+}
 
 // Event is one security-relevant action. It never holds a session token or
 // a password: SessionID is the opaque registry id.
@@ -33,7 +64,11 @@ type Event struct {
 	Kind      EventKind
 	UserID    int64 // 0 when no account is known (a failed login for an unknown email)
 	IP        string
+	UserAgent string
 	SessionID string
+	// Detail qualifies the event in a few words ("account locked" for a
+	// refused login); empty for most.
+	Detail string
 }
 
 // Auditor receives events: the audit log, metrics.
@@ -76,9 +111,13 @@ func (a *AuditLog) Record(ctx context.Context, e Event) {
 		slog.String("event", string(e.Kind)),
 		slog.Int64("user_id", e.UserID),
 		slog.String("ip", e.IP),
+		slog.String("actor", string(ActorOf(ctx))),
 	}
 	if e.SessionID != "" {
 		attrs = append(attrs, slog.String("session", a.hash(e.SessionID)))
+	}
+	if e.Detail != "" {
+		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
 	a.log.LogAttrs(ctx, level, "audit", attrs...)
 }

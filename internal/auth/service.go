@@ -91,7 +91,7 @@ func (s *Service) signUp(ctx context.Context, email, password string, c Client,
 	if err != nil {
 		return User{}, err
 	}
-	s.audit.Record(ctx, Event{Kind: EventSignup, UserID: u.ID, IP: c.IP})
+	s.audit.Record(ctx, Event{Kind: EventSignup, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return u, nil
 }
 
@@ -128,8 +128,12 @@ func (s *Service) attempt(ctx context.Context, password string, a Attempt, c Cli
 		if ferr := s.throttle.Fail(ctx, a); ferr != nil {
 			return User{}, s.throttled(ctx, ferr, u.ID, c)
 		}
-		s.audit.Record(ctx, Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP})
-		return User{}, err
+		e := Event{Kind: EventLoginFailure, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent}
+		if errors.Is(err, errLocked) {
+			e.Detail = "account locked"
+		}
+		s.audit.Record(ctx, e)
+		return User{}, ErrInvalidCredentials
 	}
 	if err != nil {
 		return User{}, s.busy(ctx, err, u.ID, c)
@@ -155,7 +159,7 @@ func (s *Service) attempt(ctx context.Context, password string, a Attempt, c Cli
 func (s *Service) throttled(ctx context.Context, err error, userID int64, c Client) error {
 	var te *ThrottledError
 	if errors.As(err, &te) {
-		s.audit.Record(ctx, Event{Kind: EventLoginThrottled, UserID: userID, IP: c.IP})
+		s.audit.Record(ctx, Event{Kind: EventLoginThrottled, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
 	}
 	return err
 }
@@ -168,9 +172,15 @@ func (s *Service) busy(ctx context.Context, err error, userID int64, c Client) e
 	return err
 }
 
+// errLocked is verify's answer for a locked account: invalid credentials
+// to every caller, told apart only for the audit log.
+var errLocked = fmt.Errorf("%w (account locked)", ErrInvalidCredentials)
+
 // verify checks password against the account of email, and reports whether
 // its hash should be replaced. On a wrong password the returned user still
-// carries the account id, for the audit log only.
+// carries the account id, for the audit log only. A locked account fails
+// whatever the password, after the same work, so that a lock reveals
+// nothing about the password either.
 func (s *Service) verify(ctx context.Context, email, password string) (User, bool, error) {
 	if email == "" || utf8.RuneCountInString(password) > MaxPasswordLength {
 		// No account can match; nothing about any account is revealed.
@@ -189,6 +199,9 @@ func (s *Service) verify(ctx context.Context, email, password string) (User, boo
 	ok, rehash, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil && !errors.Is(err, ErrMalformedHash) {
 		return User{ID: u.ID}, false, err
+	}
+	if u.Locked() {
+		return User{ID: u.ID}, false, errLocked
 	}
 	if !ok {
 		return User{ID: u.ID}, false, ErrInvalidCredentials
@@ -224,17 +237,22 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 	if err != nil {
 		return err
 	}
+	return s.setPassword(ctx, u, next, c)
+}
+
+// setPassword gives account u the password next, if the policy allows it.
+func (s *Service) setPassword(ctx context.Context, u User, next string, c Client) error {
 	if err := CheckPassword(next, u.Email); err != nil {
 		return onField(err, "new_password")
 	}
 	hash, err := s.hasher.Hash(withClient(ctx, c.IP), next)
 	if err != nil {
-		return s.busy(ctx, err, id, c)
+		return s.busy(ctx, err, u.ID, c)
 	}
-	if err := s.users.UpdatePasswordHash(ctx, id, hash); err != nil {
+	if err := s.users.UpdatePasswordHash(ctx, u.ID, hash); err != nil {
 		return err
 	}
-	s.audit.Record(ctx, Event{Kind: EventPasswordChanged, UserID: id, IP: c.IP})
+	s.audit.Record(ctx, Event{Kind: EventPasswordChanged, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return nil
 }
 
@@ -244,9 +262,66 @@ func (s *Service) DeleteAccount(ctx context.Context, id int64, password string, 
 	if _, err := s.checkPassword(ctx, id, password, c); err != nil {
 		return err
 	}
+	return s.remove(ctx, id, c)
+}
+
+func (s *Service) remove(ctx context.Context, id int64, c Client) error {
 	if err := s.users.DeleteUser(ctx, id); err != nil {
 		return fmt.Errorf("delete account: %w", err)
 	}
-	s.audit.Record(ctx, Event{Kind: EventAccountDeleted, UserID: id, IP: c.IP})
+	s.audit.Record(ctx, Event{Kind: EventAccountDeleted, UserID: id, IP: c.IP, UserAgent: c.UserAgent})
 	return nil
+}
+
+// The operator's actions (the admin command) follow. They ask for no
+// password: the operator is trusted with the database already. Run them
+// under AsOperator so that their events say so. The caller ends the
+// account's sessions where the action calls for it (Sessions.EndAll).
+
+// UserByEmail returns the account with email, or ErrUserNotFound.
+func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
+	return s.users.UserByEmail(ctx, NormalizeEmail(email))
+}
+
+// SetPassword gives account id a new password without asking for the
+// current one; the password policy applies.
+func (s *Service) SetPassword(ctx context.Context, id int64, password string, c Client) error {
+	if utf8.RuneCountInString(password) > MaxPasswordLength {
+		return ErrPasswordTooLong
+	}
+	u, err := s.users.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.setPassword(ctx, u, password, c)
+}
+
+// Lock stops account id from signing in. A lock already in place keeps its
+// time.
+func (s *Service) Lock(ctx context.Context, id int64, c Client) error {
+	u, err := s.users.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !u.Locked() {
+		if err := s.users.SetLockedAt(ctx, id, time.Now().UTC()); err != nil {
+			return err
+		}
+	}
+	s.audit.Record(ctx, Event{Kind: EventAccountLocked, UserID: id, IP: c.IP, UserAgent: c.UserAgent})
+	return nil
+}
+
+// Unlock lets account id sign in again.
+func (s *Service) Unlock(ctx context.Context, id int64, c Client) error {
+	if err := s.users.SetLockedAt(ctx, id, time.Time{}); err != nil {
+		return err
+	}
+	s.audit.Record(ctx, Event{Kind: EventAccountUnlocked, UserID: id, IP: c.IP, UserAgent: c.UserAgent})
+	return nil
+}
+
+// RemoveAccount deletes account id without asking for its password.
+func (s *Service) RemoveAccount(ctx context.Context, id int64, c Client) error {
+	return s.remove(ctx, id, c)
 }

@@ -99,7 +99,7 @@ func (f *fixture) signUp(t *testing.T, email, password string) auth.User {
 	if err != nil {
 		t.Fatalf("SignUp(%q): %v", email, err)
 	}
-	f.audit.want(t, auth.Event{Kind: auth.EventSignup, UserID: u.ID, IP: clientA.IP})
+	f.audit.want(t, auth.Event{Kind: auth.EventSignup, UserID: u.ID, IP: clientA.IP, UserAgent: clientA.UserAgent})
 	return u
 }
 
@@ -211,19 +211,19 @@ func TestAuthenticate(t *testing.T) {
 		{"right", annEmail, annPass, nil, auth.Event{}},
 		{"email in other case and spaces", " ANN@Example.com ", annPass, nil, auth.Event{}},
 		{"wrong password", annEmail, "wrong horse battery staple", auth.ErrInvalidCredentials,
-			auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP}},
+			auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP, UserAgent: clientA.UserAgent}},
 		{"password in other case", annEmail, strings.ToUpper(annPass), auth.ErrInvalidCredentials,
-			auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP}},
+			auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP, UserAgent: clientA.UserAgent}},
 		{"empty password", annEmail, "", auth.ErrInvalidCredentials,
-			auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP}},
+			auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP, UserAgent: clientA.UserAgent}},
 		{"overlong password", annEmail, strings.Repeat("x", 100_000), auth.ErrInvalidCredentials,
-			auth.Event{Kind: auth.EventLoginFailure, IP: clientA.IP}},
+			auth.Event{Kind: auth.EventLoginFailure, IP: clientA.IP, UserAgent: clientA.UserAgent}},
 		// Unknown email: the same error as a wrong password, and no account
 		// named in the event.
 		{"unknown email", "nobody@example.com", annPass, auth.ErrInvalidCredentials,
-			auth.Event{Kind: auth.EventLoginFailure, IP: clientA.IP}},
+			auth.Event{Kind: auth.EventLoginFailure, IP: clientA.IP, UserAgent: clientA.UserAgent}},
 		{"empty email", "", annPass, auth.ErrInvalidCredentials,
-			auth.Event{Kind: auth.EventLoginFailure, IP: clientA.IP}},
+			auth.Event{Kind: auth.EventLoginFailure, IP: clientA.IP, UserAgent: clientA.UserAgent}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,7 +280,7 @@ func TestAuthenticateThrottle(t *testing.T) {
 		// The right password no longer helps from this address...
 		_, err := f.svc.Authenticate(t.Context(), annEmail, annPass, clientA)
 		wantThrottledErr(t, err, window)
-		f.audit.want(t, auth.Event{Kind: auth.EventLoginThrottled, IP: clientA.IP})
+		f.audit.want(t, auth.Event{Kind: auth.EventLoginThrottled, IP: clientA.IP, UserAgent: clientA.UserAgent})
 		// ...nor does the email's spelling...
 		_, err = f.svc.Authenticate(t.Context(), "ANN@example.com", annPass, clientA)
 		wantThrottledErr(t, err, window)
@@ -419,7 +419,7 @@ func TestChangePassword(t *testing.T) {
 				t.Fatal("a refused change replaced the password")
 			}
 			if tt.err == auth.ErrInvalidCredentials {
-				f.audit.want(t, auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP})
+				f.audit.want(t, auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP, UserAgent: clientA.UserAgent})
 			} else {
 				f.audit.want(t)
 			}
@@ -432,7 +432,7 @@ func TestChangePassword(t *testing.T) {
 		if err := f.svc.ChangePassword(t.Context(), ann.ID, annPass, next, clientB); err != nil {
 			t.Fatalf("ChangePassword: %v", err)
 		}
-		f.audit.want(t, auth.Event{Kind: auth.EventPasswordChanged, UserID: ann.ID, IP: clientB.IP})
+		f.audit.want(t, auth.Event{Kind: auth.EventPasswordChanged, UserID: ann.ID, IP: clientB.IP, UserAgent: clientB.UserAgent})
 		if _, err := f.svc.Authenticate(t.Context(), annEmail, annPass, clientA); !errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Fatalf("old password: got %v, want ErrInvalidCredentials", err)
 		}
@@ -456,7 +456,7 @@ func TestDeleteAccount(t *testing.T) {
 	if err := f.svc.DeleteAccount(t.Context(), ann.ID, "wrong password!", clientA); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatalf("wrong password: got %v, want ErrInvalidCredentials", err)
 	}
-	f.audit.want(t, auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP})
+	f.audit.want(t, auth.Event{Kind: auth.EventLoginFailure, UserID: ann.ID, IP: clientA.IP, UserAgent: clientA.UserAgent})
 	if _, err := f.svc.User(t.Context(), ann.ID); err != nil {
 		t.Fatalf("a refused deletion removed the account: %v", err)
 	}
@@ -464,14 +464,14 @@ func TestDeleteAccount(t *testing.T) {
 	if err := f.svc.DeleteAccount(t.Context(), ann.ID, annPass, clientA); err != nil {
 		t.Fatalf("DeleteAccount: %v", err)
 	}
-	f.audit.want(t, auth.Event{Kind: auth.EventAccountDeleted, UserID: ann.ID, IP: clientA.IP})
+	f.audit.want(t, auth.Event{Kind: auth.EventAccountDeleted, UserID: ann.ID, IP: clientA.IP, UserAgent: clientA.UserAgent})
 	if _, err := f.svc.User(t.Context(), ann.ID); !errors.Is(err, auth.ErrUserNotFound) {
 		t.Fatalf("User after deletion: got %v, want ErrUserNotFound", err)
 	}
 	if _, err := f.svc.Authenticate(t.Context(), annEmail, annPass, clientA); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatalf("login after deletion: got %v, want ErrInvalidCredentials", err)
 	}
-	f.audit.want(t, auth.Event{Kind: auth.EventLoginFailure, IP: clientA.IP})
+	f.audit.want(t, auth.Event{Kind: auth.EventLoginFailure, IP: clientA.IP, UserAgent: clientA.UserAgent})
 	if err := f.svc.DeleteAccount(t.Context(), ann.ID, annPass, clientA); !errors.Is(err, auth.ErrUserNotFound) {
 		t.Fatalf("second deletion: got %v, want ErrUserNotFound", err)
 	}

@@ -220,7 +220,7 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 	s.sm.Put(ctx, keyUserID, user.ID)
 	s.sm.Put(ctx, keySessionID, id)
 	s.sm.Put(ctx, keySeen, now.Unix())
-	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, SessionID: id})
+	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, UserAgent: c.UserAgent, SessionID: id})
 	return nil
 }
 
@@ -238,7 +238,7 @@ func (s *Sessions) LogOut(ctx context.Context, c Client) error {
 	if err := s.registry.Remove(ctx, uid, id); err != nil {
 		return unavailable("registry remove", err)
 	}
-	s.audit.Record(ctx, Event{Kind: EventLogout, UserID: uid, IP: c.IP, SessionID: id})
+	s.audit.Record(ctx, Event{Kind: EventLogout, UserID: uid, IP: c.IP, UserAgent: c.UserAgent, SessionID: id})
 	return nil
 }
 
@@ -365,11 +365,22 @@ func (s *Sessions) live(ctx context.Context, userID int64) ([]RegistryEntry, err
 // List returns the user's live sessions, this one first, then the most
 // recently active.
 func (s *Sessions) List(ctx context.Context, userID int64) ([]SessionInfo, error) {
+	return s.list(ctx, userID, s.sm.GetString(ctx, keySessionID))
+}
+
+// Live returns the live sessions of userID, most recently active first,
+// outside any request (the admin command has no session of its own).
+func (s *Sessions) Live(ctx context.Context, userID int64) ([]SessionInfo, error) {
+	return s.list(ctx, userID, "")
+}
+
+// list returns the live sessions of userID, the one with id current first,
+// then the most recently active.
+func (s *Sessions) list(ctx context.Context, userID int64, current string) ([]SessionInfo, error) {
 	entries, err := s.live(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	current := s.sm.GetString(ctx, keySessionID)
 	infos := make([]SessionInfo, 0, len(entries))
 	for _, e := range entries {
 		infos = append(infos, SessionInfo{
@@ -405,7 +416,7 @@ func (s *Sessions) end(ctx context.Context, userID int64, entries []RegistryEntr
 		return unavailable("registry remove", err)
 	}
 	for _, id := range ids {
-		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: userID, IP: c.IP, SessionID: id})
+		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: userID, IP: c.IP, UserAgent: c.UserAgent, SessionID: id})
 	}
 	return nil
 }
@@ -461,8 +472,9 @@ func (s *Sessions) RevokeAll(ctx context.Context, c Client) error {
 }
 
 // EndAll ends every session of user userID, wherever it was opened (every
-// instance shares the store and the registry), as after a password reset.
-// The request calling it need not be signed in as that user.
+// instance shares the store and the registry), outside any request of that
+// user: after a password reset, and the admin command's lock,
+// revoke-sessions and delete-user.
 func (s *Sessions) EndAll(ctx context.Context, userID int64, c Client) error {
 	entries, err := s.registry.List(ctx, userID)
 	if err != nil {

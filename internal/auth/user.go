@@ -26,10 +26,16 @@ type User struct {
 	// EmailVerifiedAt is when the current address was confirmed by a
 	// mailed link; zero while it is not.
 	EmailVerifiedAt time.Time
+	// LockedAt is when an operator locked the account (zero: not locked).
+	// A locked account cannot sign in, and its sessions end.
+	LockedAt time.Time
 }
 
 // EmailVerified reports whether the account's address has been confirmed.
 func (u User) EmailVerified() bool { return !u.EmailVerifiedAt.IsZero() }
+
+// Locked reports whether an operator locked the account.
+func (u User) Locked() bool { return !u.LockedAt.IsZero() }
 
 // Errors returned by this package and by the back-ends that implement its
 // interfaces. Callers compare them with errors.Is.
@@ -57,4 +63,6 @@ type UserStore interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 	UpdatePasswordHash(ctx context.Context, id int64, passwordHash string) error
 	DeleteUser(ctx context.Context, id int64) error
+	// SetLockedAt locks account id as of at, or unlocks it when at is zero.
+	SetLockedAt(ctx context.Context, id int64, at time.Time) error
 }

@@ -100,6 +100,9 @@ type Server struct {
 	Auth     *auth.Service
 	Sessions *auth.Sessions
 	Recovery *auth.Recovery
+	// Trail is the durable audit log (audit_events); the caller prunes it
+	// with Trail.PruneEvery.
+	Trail *auth.AuditTrail
 	// Sender delivers the outbox. New does not start it: the caller runs
 	// Sender.Run for as long as mail should go out, and stops it before
 	// Close.
@@ -136,7 +139,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		m.Register(redisstate.NewPoolCollector(s.State.Pool))
 	}
 	store := sessionstore.New(s.State.Backend, cfg.IdleTimeout, m)
-	audit := auth.Auditors{auth.NewAuditLog(logger), m}
+	s.Trail = auth.NewAuditTrail(s.DB, logger)
+	audit := auth.Auditors{auth.NewAuditLog(logger), m, s.Trail}
 	if !cfg.SecretKey.Valid() {
 		return nil, errors.New("server: a SecretKey is required")
 	}
@@ -187,6 +191,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		Auth:           s.Auth,
 		Sessions:       s.Sessions,
 		Recovery:       s.Recovery,
+		Trail:          s.Trail,
 		Metrics:        m,
 		TrustedProxies: cfg.TrustedProxies,
 		MetricsAllow:   cfg.MetricsAllow,

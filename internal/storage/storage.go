@@ -78,9 +78,58 @@ func ParseURL(raw string) (Dialect, string, error) {
 	}
 }
 
+// ErrSchemaOutdated means the database lacks migrations this binary
+// carries: apply them (start the server, or bin/web admin migrate up).
+var ErrSchemaOutdated = errors.New("the database schema is not up to date")
+
 // Open connects to the database named by rawURL and brings its schema up to
-// date. For SQLite, the folder of the file is created.
+// date, as the server does at start-up. For SQLite, the folder of the file
+// is created.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
+	d, err := Connect(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if err := d.prepare(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// OpenCurrent connects to the database named by rawURL and checks, without
+// changing anything, that its schema is up to date (ErrSchemaOutdated if
+// not). The admin command uses it: a tool run against a live database
+// should not change its schema as a side effect.
+func OpenCurrent(ctx context.Context, rawURL string) (*DB, error) {
+	d, err := Connect(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	migrations, err := d.Migrations(ctx)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	for _, m := range migrations {
+		if !m.Applied {
+			d.Close()
+			return nil, ErrSchemaOutdated
+		}
+	}
+	if err := d.prepare(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Connect connects to the database named by rawURL without looking at its
+// schema: only Migrations, Migrate and Close may be used on the result
+// until a schema is in place (bin/web admin migrate uses it).
+func Connect(ctx context.Context, rawURL string) (*DB, error) {
 	dialect, path, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -111,22 +160,23 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		db.SetMaxIdleConns(32)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	d := &DB{db: db, dialect: dialect}
-	if err := d.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	if d.userByID, err = db.PrepareContext(ctx, userByIDQuery); err == nil {
-		d.userByEmail, err = db.PrepareContext(ctx, userByEmailQuery)
+	return &DB{db: db, dialect: dialect}, nil
+}
+
+// prepare readies the statements of the hot paths; on failure d is closed.
+func (d *DB) prepare(ctx context.Context) error {
+	var err error
+	if d.userByID, err = d.db.PrepareContext(ctx, userByIDQuery); err == nil {
+		d.userByEmail, err = d.db.PrepareContext(ctx, userByEmailQuery)
 	}
 	if err != nil {
 		d.Close()
-		return nil, fmt.Errorf("prepare: %w", err)
+		return fmt.Errorf("prepare: %w", err)
 	}
-	if dialect == SQLite {
+	if d.dialect == SQLite {
 		d.users = newUserCache()
 	}
-	return d, nil
+	return nil
 }
 
 // pgConnectTimeout is the connect_timeout (seconds) used when DATABASE_URL
@@ -149,10 +199,20 @@ func withConnectTimeout(rawURL string) string {
 	return u.String()
 }
 
-func (d *DB) migrate(ctx context.Context) error {
+// Migration is one embedded schema migration and whether the database has
+// it.
+type Migration struct {
+	Version   int64
+	Name      string // the file name, as in 00001_create_users.sql
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// provider returns goose's migration provider for the database.
+func (d *DB) provider() (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations.FS, string(d.dialect))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var opts []goose.ProviderOption
 	gd := goose.DialectSQLite3
@@ -161,16 +221,50 @@ func (d *DB) migrate(ctx context.Context) error {
 		// Instances starting together take turns instead of racing.
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, d.db, fsys, opts...)
+	return goose.NewProvider(gd, d.db, fsys, opts...)
+}
+
+// Migrations lists the embedded migrations, oldest first, with whether
+// each is applied. It changes nothing (beyond creating goose's version
+// table in an empty database).
+func (d *DB) Migrations(ctx context.Context) ([]Migration, error) {
+	p, err := d.provider()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = p.Up(ctx)
-	return err
+	status, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	out := make([]Migration, len(status))
+	for i, st := range status {
+		out[i] = Migration{
+			Version: st.Source.Version, Name: filepath.Base(st.Source.Path),
+			Applied: st.State == goose.StateApplied, AppliedAt: st.AppliedAt,
+		}
+	}
+	return out, nil
+}
+
+// Migrate applies the pending migrations and returns those it applied.
+func (d *DB) Migrate(ctx context.Context) ([]Migration, error) {
+	p, err := d.provider()
+	if err != nil {
+		return nil, err
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Migration, len(results))
+	for i, r := range results {
+		out[i] = Migration{Version: r.Source.Version, Name: filepath.Base(r.Source.Path), Applied: true}
+	}
+	return out, nil
 }
 
 // Dialect returns the database's dialect.

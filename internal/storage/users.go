@@ -5,17 +5,20 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sessionlogin/sessionlogin/internal/auth"
 )
 
 // timestamp scans a time stored as unix milliseconds (SQLite) or as a
-// timestamptz (PostgreSQL).
+// timestamptz (PostgreSQL); NULL scans as the zero time.
 type timestamp struct{ t *time.Time }
 
 func (ts timestamp) Scan(v any) error {
 	switch v := v.(type) {
+	case nil:
+		*ts.t = time.Time{}
 	case int64:
 		*ts.t = time.UnixMilli(v).UTC()
 	case time.Time:
@@ -45,12 +48,20 @@ func (d *DB) timeArg(t time.Time) driver.Value {
 	return t.UTC()
 }
 
-const userColumns = `id, email, password_hash, created_at, updated_at, email_verified_at`
+// nullTimeArg is timeArg, with the zero time as NULL.
+func (d *DB) nullTimeArg(t time.Time) driver.Value {
+	if t.IsZero() {
+		return nil
+	}
+	return d.timeArg(t.Truncate(time.Millisecond))
+}
+
+const userColumns = `id, email, password_hash, created_at, updated_at, email_verified_at, locked_at`
 
 func scanUser(row interface{ Scan(...any) error }) (auth.User, error) {
 	var u auth.User
 	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, timestamp{&u.CreatedAt}, timestamp{&u.UpdatedAt},
-		nullTimestamp{&u.EmailVerifiedAt})
+		nullTimestamp{&u.EmailVerifiedAt}, nullTimestamp{&u.LockedAt})
 	return u, mapError(err)
 }
 
@@ -116,6 +127,45 @@ func (d *DB) DeleteUser(ctx context.Context, id int64) error {
 	res, err := d.db.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
 	return expectOne(res, err)
 }
+
+// SetLockedAt locks account id as of at, or unlocks it when at is zero.
+func (d *DB) SetLockedAt(ctx context.Context, id int64, at time.Time) error {
+	defer d.accountsChanged()
+	res, err := d.db.ExecContext(ctx, `UPDATE users SET locked_at = $1, updated_at = $2 WHERE id = $3`,
+		d.nullTimeArg(at), d.timeArg(time.Now()), id)
+	return expectOne(res, err)
+}
+
+// Users returns up to limit accounts with an id above afterID, in id
+// order, whose email contains query (case-insensitively; "" matches all).
+// Pages are keyed on the id, so listing a large table costs no offset scan.
+func (d *DB) Users(ctx context.Context, query string, afterID int64, limit int) ([]auth.User, error) {
+	q := `SELECT ` + userColumns + ` FROM users WHERE id > $1`
+	args := []any{afterID}
+	if query != "" {
+		q += ` AND lower(email) LIKE $2 ESCAPE '\'`
+		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(query))+"%")
+	}
+	q += fmt.Sprintf(` ORDER BY id LIMIT %d`, limit)
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var users []auth.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, mapError(rows.Err())
+}
+
+// likeEscaper makes a search text match itself literally in a LIKE
+// pattern.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // accountsChanged empties the account cache after a write (deferred, so it
 // runs once the write is committed or failed: a read that began before
