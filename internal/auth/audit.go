@@ -22,6 +22,25 @@ const (
 	EventSessionRevoked  EventKind = "session_revoked"
 	EventPasswordChanged EventKind = "password_changed"
 	EventAccountDeleted  EventKind = "account_deleted"
+
+	// Second factors and re-authentication.
+	EventSecondFactorRequired     EventKind = "second_factor_required" // right password, code asked
+	EventCodeFailure              EventKind = "code_failure"
+	EventCodeReused               EventKind = "code_reused"
+	EventCodeThrottled            EventKind = "code_throttled"
+	EventTOTPSetupStarted         EventKind = "totp_setup_started"
+	EventTOTPEnabled              EventKind = "totp_enabled"
+	EventTOTPDisabled             EventKind = "totp_disabled"
+	EventRecoveryCodeUsed         EventKind = "recovery_code_used"
+	EventRecoveryCodesRegenerated EventKind = "recovery_codes_regenerated"
+	EventPasskeyAdded             EventKind = "passkey_added"
+	EventPasskeyRemoved           EventKind = "passkey_removed"
+	EventPasskeyFailure           EventKind = "passkey_failure"
+	EventPasskeyCloned            EventKind = "passkey_cloned" // counter went back: login refused
+	EventReauthenticated          EventKind = "reauthenticated"
+	EventReauthFailure            EventKind = "reauth_failure"
+	EventNotice                   EventKind = "notice"        // a notice for the user (Detail: its kind)
+	EventNoticeFailed             EventKind = "notice_failed" // the notice could not be queued
 )
 
 // Event is one security-relevant action. It never holds a session token or
@@ -31,6 +50,9 @@ type Event struct {
 	UserID    int64 // 0 when no account is known (a failed login for an unknown email)
 	IP        string
 	SessionID string
+	// Detail qualifies the event: how a login was made ("passkey"), a
+	// passkey's name, a notice's kind. Never a secret.
+	Detail string
 }
 
 // Auditor receives events: the audit log, metrics.
@@ -66,7 +88,9 @@ func NewAuditLog(l *slog.Logger) *AuditLog {
 // Record logs e at info level (warn for failures and throttling).
 func (a *AuditLog) Record(ctx context.Context, e Event) {
 	level := slog.LevelInfo
-	if e.Kind == EventLoginFailure || e.Kind == EventLoginThrottled {
+	switch e.Kind {
+	case EventLoginFailure, EventLoginThrottled, EventCodeFailure, EventCodeReused, EventCodeThrottled,
+		EventPasskeyFailure, EventPasskeyCloned, EventReauthFailure, EventNoticeFailed:
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{
@@ -76,6 +100,9 @@ func (a *AuditLog) Record(ctx context.Context, e Event) {
 	}
 	if e.SessionID != "" {
 		attrs = append(attrs, slog.String("session", a.hash(e.SessionID)))
+	}
+	if e.Detail != "" {
+		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
 	a.log.LogAttrs(ctx, level, "audit", attrs...)
 }
