@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/auth"
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
 )
@@ -36,6 +37,9 @@ type config struct {
 	// SecretKey is SECRET_KEY; not Valid when unset, and then secretKey
 	// keeps one in the data folder.
 	SecretKey secretkey.Key
+	// PublicURL is the site's origin as users see it ("https://example.com"):
+	// the WebAuthn relying party id and origin.
+	PublicURL string
 }
 
 // configError names the variable whose value is wrong; main exits 2 on it.
@@ -69,6 +73,7 @@ func parseConfig(getenv func(string) string) (config, error) {
 		LogLevel:           p.logLevel("LOG_LEVEL", slog.LevelInfo),
 		LogFormat:          p.oneOf("LOG_FORMAT", "text", "text", "json"),
 		SecretKey:          p.secretKey("SECRET_KEY"),
+		PublicURL:          p.publicURL("PUBLIC_URL", "http://localhost:4000"),
 	}
 	if p.err != nil {
 		return config{}, p.err
@@ -253,6 +258,17 @@ func (p *envParser) secretKey(name string) secretkey.Key {
 		p.fail(name, err)
 	}
 	return k
+}
+
+// publicURL reads an absolute http(s) origin, returned without a trailing
+// slash.
+func (p *envParser) publicURL(name, def string) string {
+	v := p.get(name, def)
+	origin, _, err := auth.ParsePublicURL(v)
+	if err != nil {
+		p.fail(name, err)
+	}
+	return origin
 }
 
 // dataDir is the folder of the embedded state: the SQLite file's folder,

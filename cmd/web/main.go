@@ -81,6 +81,25 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	key, err := cfg.secretKey(logger)
+	if err != nil {
+		return err
+	}
+	factors, err := auth.NewFactors(auth.FactorsConfig{
+		Users: db, Store: db,
+		SealKey: key.Derive("totp"), HashKey: key.Derive("recovery-codes"),
+		PublicURL: cfg.PublicURL, Issuer: "Sessionlogin",
+		Counter: state.counter, MaxFailures: cfg.LoginMaxFailures, Window: cfg.LoginFailureWindow,
+		Audit: audit,
+	})
+	if err != nil {
+		return err
+	}
+	if err := factors.CheckKey(ctx); errors.Is(err, auth.ErrWrongSecretKey) {
+		return &configError{Var: "SECRET_KEY", Err: errors.New("not the key this database's second factors were sealed with (restore the old key)")}
+	} else if err != nil {
+		return fmt.Errorf("secret key check: %w", err)
+	}
 	sessions := auth.NewSessions(store, state.registry, audit, auth.SessionConfig{
 		CookieName:       cfg.CookieName,
 		Secure:           cfg.CookieSecure,
@@ -92,6 +111,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		Logger:         logger,
 		Auth:           service,
 		Sessions:       sessions,
+		Factors:        factors,
 		Metrics:        m,
 		TrustedProxies: cfg.TrustedProxies,
 		SecureCookies:  cfg.CookieSecure,

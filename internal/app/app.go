@@ -29,7 +29,10 @@ type Config struct {
 	Logger   *slog.Logger
 	Auth     *auth.Service
 	Sessions *auth.Sessions
-	Metrics  *metrics.Metrics
+	// Factors is the second-factor logic: authenticator apps, recovery
+	// codes, passkeys.
+	Factors *auth.Factors
+	Metrics *metrics.Metrics
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SecureCookies marks the service's own small cookies (notices) Secure,
@@ -45,6 +48,7 @@ type application struct {
 	log       *slog.Logger
 	auth      *auth.Service
 	sessions  *auth.Sessions
+	factors   *auth.Factors
 	metrics   *metrics.Metrics
 	proxies   []string
 	secure    bool
@@ -57,8 +61,8 @@ type application struct {
 // New returns the service's HTTP handler. It parses every template first,
 // so a broken template fails start-up rather than a request.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil {
-		return nil, fmt.Errorf("app: Logger, Auth, Sessions and Metrics are required")
+	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Factors == nil || cfg.Metrics == nil {
+		return nil, fmt.Errorf("app: Logger, Auth, Sessions, Factors and Metrics are required")
 	}
 	templates, err := parseTemplates()
 	if err != nil {
@@ -72,6 +76,7 @@ func New(cfg Config) (http.Handler, error) {
 		log:       cfg.Logger,
 		auth:      cfg.Auth,
 		sessions:  cfg.Sessions,
+		factors:   cfg.Factors,
 		metrics:   cfg.Metrics,
 		proxies:   proxies,
 		secure:    cfg.SecureCookies,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -95,6 +96,7 @@ func (app *application) loginView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := app.newTemplateData(r)
+	data.Notice = app.popNotice(w, r)
 	data.Form = newForm(map[string][]string{"next": {next}})
 	app.render(w, r, http.StatusOK, "login", data)
 }
@@ -121,8 +123,29 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 		user, err := app.auth.Authenticate(r.Context(), f.Get("email"), f.Get("password"), c)
 		switch {
 		case err == nil:
-			// A second factor would be asked for here, before LogIn.
-			if err := app.sessions.LogIn(r.Context(), user, f.Get("remember") == "on", c); err != nil {
+			// Only a right password gets this far, so whether the account
+			// has a second factor changes neither the answer nor the time
+			// of a wrong one. The pending state holds no user id: nothing
+			// protected is reachable before the code.
+			remember := f.Get("remember") == "on"
+			twoFactor, err := app.factors.TOTPEnabled(r.Context(), user.ID)
+			if err != nil {
+				app.serverError(w, r, err)
+				return
+			}
+			if twoFactor {
+				if err := app.sessions.BeginSecondFactor(r.Context(), user, remember, c); err != nil {
+					app.serverError(w, r, err)
+					return
+				}
+				target := "/login/second-factor"
+				if next := f.Get("next"); next != "" {
+					target += "?next=" + url.QueryEscape(next)
+				}
+				http.Redirect(w, r, target, http.StatusSeeOther)
+				return
+			}
+			if err := app.sessions.LogIn(r.Context(), user, remember, c); err != nil {
 				app.serverError(w, r, err)
 				return
 			}

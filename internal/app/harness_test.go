@@ -63,6 +63,8 @@ type options struct {
 	// wrapBackend, when set, wraps the session back-end, so that a test can
 	// watch what reaches the store.
 	wrapBackend func(sessionstore.Backend) sessionstore.Backend
+	// notifier receives the factors' notices (nil: the audit log).
+	notifier auth.Notifier
 }
 
 func (o *options) defaults() {
@@ -123,6 +125,7 @@ type instance struct {
 	*httptest.Server
 	Sessions *auth.Sessions
 	Auth     *auth.Service
+	Factors  *auth.Factors
 }
 
 // newInstance starts an app over sh, as cmd/web wires it.
@@ -153,6 +156,9 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
+	factors := newFactors(t, sh.db, counter, audit, auth.FactorsConfig{
+		MaxFailures: o.maxFailures, Window: o.window, Notifier: o.notifier,
+	})
 	sessions := auth.NewSessions(store, registry, audit, auth.SessionConfig{
 		CookieName: "sid", Secure: true, Lifetime: o.lifetime, RememberLifetime: o.rememberLifetime,
 		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval,
@@ -164,7 +170,7 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		}
 	}
 	h, err := app.New(app.Config{
-		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, TrustedProxies: proxies,
+		Logger: logger, Auth: svc, Sessions: sessions, Factors: factors, Metrics: m, TrustedProxies: proxies,
 		SecureCookies: true,
 		Checks:        []app.Check{{Name: "database", Ping: sh.db.Ping}, {Name: "session store", Ping: store.Ping}},
 	})
@@ -173,7 +179,31 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &instance{Server: srv, Sessions: sessions, Auth: svc}
+	return &instance{Server: srv, Sessions: sessions, Auth: svc, Factors: factors}
+}
+
+// newFactors builds the second-factor service over db as cmd/web does,
+// with cfg's limits and notifier, and checks its key.
+func newFactors(tb testing.TB, db *storage.DB, counter auth.Counter, audit auth.Auditor, cfg auth.FactorsConfig) *auth.Factors {
+	tb.Helper()
+	cfg.Users, cfg.Store, cfg.Counter, cfg.Audit = db, db, counter, audit
+	cfg.SealKey, cfg.HashKey = testKey("totp"), testKey("recovery-codes")
+	cfg.PublicURL = "http://localhost"
+	f, err := auth.NewFactors(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.CheckKey(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// testKey returns a fixed 32-byte key for purpose: every instance of a
+// test shares it, as instances sharing SECRET_KEY do.
+func testKey(purpose string) []byte {
+	sum := sha256.Sum256([]byte("test key for " + purpose))
+	return sum[:]
 }
 
 // The HTTP client and assertions are shared with cmd/web's tests.

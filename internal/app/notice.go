@@ -14,6 +14,10 @@ var notices = map[string]string{
 	"password-changed": "Your password has been changed. Your other sessions were signed out.",
 	"session-ended":    "The session has been ended.",
 	"sessions-ended":   "All your other sessions have been ended.",
+	"totp-disabled":    "Two-factor authentication is off. Your recovery codes no longer work.",
+	"passkey-added":    "Your passkey has been added. You can now sign in with it.",
+	"passkey-removed":  "The passkey has been removed.",
+	"login-expired":    "The log-in took too long. Please enter your password again.",
 }
 
 func (app *application) setNotice(w http.ResponseWriter, code string) {

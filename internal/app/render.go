@@ -30,6 +30,13 @@ type templateData struct {
 	DeleteForm   *form
 	Sessions     []sessionView
 	Error        errorView
+
+	// Second factors. Pointers and slices, so that the page cache never
+	// keeps a page showing them (see newPageKey).
+	Security      *securityView
+	TOTPSetup     *auth.TOTPSetup
+	RecoveryCodes []string
+	Confirm       *confirmView
 }
 
 func (app *application) newTemplateData(r *http.Request) templateData {

@@ -337,6 +337,12 @@ func (f *Factors) notify(ctx context.Context, userID int64, kind NoticeKind, c C
 	}
 }
 
+// RecordReauthFailure records a failed confirmation of access (a wrong
+// password, code or passkey before a sensitive action).
+func (f *Factors) RecordReauthFailure(ctx context.Context, userID int64, c Client) {
+	f.audit.Record(ctx, Event{Kind: EventReauthFailure, UserID: userID, IP: c.IP})
+}
+
 // Status is what the security page shows about a user's factors.
 type Status struct {
 	TOTP          bool // the authenticator app is on
