@@ -95,7 +95,7 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 	h, err := app.New(app.Config{
 		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, SecureCookies: true,
 		Factors: newFactors(tb, db, counter, audit, auth.FactorsConfig{}),
-		Checks: []app.Check{{Name: "database", Ping: db.Ping}, {Name: "session store", Ping: store.Ping}},
+		Checks:  []app.Check{{Name: "database", Ping: db.Ping}, {Name: "session store", Ping: store.Ping}},
 	})
 	if err != nil {
 		tb.Fatal(err)
