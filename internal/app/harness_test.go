@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +66,8 @@ type options struct {
 	wrapBackend func(sessionstore.Backend) sessionstore.Backend
 	// notifier receives the factors' notices (nil: the audit log).
 	notifier auth.Notifier
+	// clock, when set, is the clock of sessions and factors.
+	clock *clock
 }
 
 func (o *options) defaults() {
@@ -157,11 +160,11 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		t.Fatal(err)
 	}
 	factors := newFactors(t, sh.db, counter, audit, auth.FactorsConfig{
-		MaxFailures: o.maxFailures, Window: o.window, Notifier: o.notifier,
+		MaxFailures: o.maxFailures, Window: o.window, Notifier: o.notifier, Now: o.clock.nowFunc(),
 	})
 	sessions := auth.NewSessions(store, registry, audit, auth.SessionConfig{
 		CookieName: "sid", Secure: true, Lifetime: o.lifetime, RememberLifetime: o.rememberLifetime,
-		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval,
+		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval, Now: o.clock.nowFunc(),
 	})
 	var proxies []netip.Prefix
 	for _, p := range strings.Split(o.trustedProxies, ",") {
@@ -197,6 +200,36 @@ func newFactors(tb testing.TB, db *storage.DB, counter auth.Counter, audit auth.
 		tb.Fatal(err)
 	}
 	return f
+}
+
+// clock is a test clock that moves only when told to.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+// Now returns the clock's time.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock forward by d.
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// nowFunc returns c.Now, or nil (the real clock) for a nil c.
+func (c *clock) nowFunc() func() time.Time {
+	if c == nil {
+		return nil
+	}
+	return c.Now
 }
 
 // testKey returns a fixed 32-byte key for purpose: every instance of a

@@ -170,6 +170,8 @@ type FactorsConfig struct {
 	Audit       Auditor
 	// Notifier queues notice mails; nil records them in the audit log.
 	Notifier Notifier
+	// Now is the clock of codes and passkey times; nil means time.Now.
+	Now func() time.Time
 }
 
 // Factors is the second-factor logic: authenticator apps (TOTP), recovery
@@ -243,10 +245,14 @@ func NewFactors(cfg FactorsConfig) (*Factors, error) {
 	if notifier == nil {
 		notifier = AuditNotifier{Audit: audit}
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Factors{
 		users: cfg.Users, store: cfg.Store, aead: aead, hashKey: cfg.HashKey, issuer: cfg.Issuer, wa: wa,
 		limiter: &codeLimiter{counter: cfg.Counter, max: cfg.MaxFailures, window: cfg.Window},
-		audit:   audit, notifier: notifier, now: time.Now,
+		audit:   audit, notifier: notifier, now: now,
 	}, nil
 }
 

@@ -113,6 +113,9 @@ type SessionConfig struct {
 	// TouchInterval is how often a session's last-seen time is recorded;
 	// zero means one minute.
 	TouchInterval time.Duration
+	// Now is the clock of the pending and re-authentication windows and of
+	// the registry; nil means time.Now. Tests move it forward.
+	Now func() time.Time
 }
 
 // SessionInfo is one of a user's live sessions, as shown to the user.
@@ -170,7 +173,11 @@ func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg Sessi
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = defaultTouchInterval
 	}
-	return &Sessions{sm: sm, store: store, registry: registry, audit: audit, cfg: cfg, now: time.Now}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Sessions{sm: sm, store: store, registry: registry, audit: audit, cfg: cfg, now: now}
 }
 
 // LoadAndSave is SCS's middleware: it loads the session named by the
