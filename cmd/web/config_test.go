@@ -47,6 +47,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		TrustedProxies:     nil,
 		LogLevel:           slog.LevelInfo,
 		LogFormat:          "text",
+		PublicURL:          "http://localhost:4000",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults:\ngot  %+v\nwant %+v", got, want)
@@ -68,6 +69,10 @@ func TestParseConfigValues(t *testing.T) {
 			func(c config) (any, any) { return c.SessionStore, "redis" }},
 		{"REDIS_URL", map[string]string{"REDIS_URL": "redis://:pw@cache:6380/3"},
 			func(c config) (any, any) { return c.RedisURL, "redis://:pw@cache:6380/3" }},
+		{"PUBLIC_URL origin", map[string]string{"PUBLIC_URL": "https://login.example.com/"},
+			func(c config) (any, any) { return c.PublicURL, "https://login.example.com" }},
+		{"PUBLIC_URL with port", map[string]string{"PUBLIC_URL": "http://127.0.0.1:8080"},
+			func(c config) (any, any) { return c.PublicURL, "http://127.0.0.1:8080" }},
 		{"REDIS_KEY_PREFIX", map[string]string{"REDIS_KEY_PREFIX": "app1:"},
 			func(c config) (any, any) { return c.RedisKeyPrefix, "app1:" }},
 		{"SESSION_COOKIE_NAME", map[string]string{"SESSION_COOKIE_NAME": "__Host-sid"},
@@ -167,6 +172,12 @@ var badValues = []struct {
 	{"LOG_LEVEL", "trace"},
 	{"LOG_FORMAT", "xml"},
 	{"LOG_FORMAT", "JSON "},
+	{"PUBLIC_URL", "localhost:4000"},
+	{"PUBLIC_URL", "ftp://example.com"},
+	{"PUBLIC_URL", "https://example.com/app"},
+	{"PUBLIC_URL", "https://example.com/?x=1"},
+	{"PUBLIC_URL", "https://"},
+	{"PUBLIC_URL", "https://example.com:99999"},
 }
 
 // TestParseConfigBadValues checks that each bad value is refused with a
@@ -391,4 +402,35 @@ func TestSecretKeyKeptInDataFolder(t *testing.T) {
 	if got, _ := cfg.secretKey(logger); got != set {
 		t.Error("SECRET_KEY set: got the data folder's key")
 	}
+}
+
+// TestWrongSecretKeyStopsStartup starts the service on a database with one
+// SECRET_KEY, then with another: the second start stops before serving,
+// with one line naming SECRET_KEY and exit status 2, rather than at the
+// first login that needs a second factor.
+func TestWrongSecretKeyStopsStartup(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "app.db")
+	first := secretkey.Generate()
+	srv := startServer(t, map[string]string{"DATABASE_URL": db, "SECRET_KEY": first.String()})
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	err := run(context.Background(), envOf(map[string]string{
+		"ADDR": freeAddr(t), "DATABASE_URL": db, "SECRET_KEY": secretkey.Generate().String(),
+	}), &out, &out)
+	var ce *configError
+	if !errors.As(err, &ce) || ce.Var != "SECRET_KEY" {
+		t.Fatalf("run with another key: got %v, want a *configError for SECRET_KEY", err)
+	}
+	if got := exitCode(err); got != 2 {
+		t.Errorf("exit code %d, want 2", got)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "SECRET_KEY") {
+		t.Errorf("error %q: want one line naming SECRET_KEY", msg)
+	}
+
+	// The right key starts again.
+	startServer(t, map[string]string{"DATABASE_URL": db, "SECRET_KEY": first.String()})
 }

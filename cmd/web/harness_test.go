@@ -27,6 +27,9 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
+// testSecretKey is the SECRET_KEY of test servers.
+const testSecretKey = "dGVzdCBrZXkgb2YgdGhlIHRlc3Qgc2VydmVycyAzMiE="
+
 // server is a running instance of the real binary's run function.
 type server struct {
 	URL  string
@@ -44,6 +47,10 @@ func startServer(t testing.TB, env map[string]string) *server {
 		"DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "app.db"),
 		"COOKIE_SECURE": "false",
 		"LOG_LEVEL":     "debug",
+		// A fixed key, so that no test writes one into a data folder (the
+		// working directory's, with PostgreSQL); a test may set another,
+		// or "" to test the generated one.
+		"SECRET_KEY": testSecretKey,
 	}
 	for k, v := range env {
 		vars[k] = v
