@@ -31,6 +31,7 @@ type passkeyView struct {
 	CreatedAgo  string
 	CreatedISO  string
 	CreatedAt   string
+	Blocked     bool
 	Used        bool
 	LastUsedAgo string
 	LastUsedISO string
@@ -42,7 +43,7 @@ func newPasskeyViews(keys []auth.Passkey) []passkeyView {
 	views := make([]passkeyView, len(keys))
 	for i, k := range keys {
 		views[i] = passkeyView{
-			ID: k.ID, Name: k.Name,
+			ID: k.ID, Name: k.Name, Blocked: k.Blocked,
 			CreatedAgo: ago(now, k.CreatedAt), CreatedISO: k.CreatedAt.UTC().Format(time.RFC3339),
 			CreatedAt: k.CreatedAt.UTC().Format(exactTime),
 		}

@@ -86,6 +86,9 @@ func (app *application) passkeyLoginPost(w http.ResponseWriter, r *http.Request)
 		return
 	case errors.Is(err, auth.ErrPasskeyInvalid), errors.Is(err, auth.ErrPasskeyCloned):
 		f.Message = passkeyRefused
+		// The page comes back without the autofill offer of passkeys,
+		// which would otherwise try the same passkey again at once.
+		f.values.Set("passkey", "failed")
 	default:
 		app.serverError(w, r, err)
 		return

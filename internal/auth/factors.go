@@ -60,8 +60,11 @@ type PasskeyRecord struct {
 	Name         string
 	Credential   []byte // the library's credential record, JSON
 	SignCount    uint32
-	CreatedAt    time.Time
-	LastUsedAt   time.Time // zero when never used
+	// Cloned is set once the counter went back: a copy of the key exists,
+	// and the passkey signs in no more.
+	Cloned     bool
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero when never used
 }
 
 // FactorStore persists second factors. Implementations return
@@ -109,6 +112,8 @@ type FactorStore interface {
 	// stored and the new counter are 0, for authenticators that keep none);
 	// it reports whether it did.
 	UsePasskey(ctx context.Context, id int64, credential []byte, signCount uint32, at time.Time) (bool, error)
+	// MarkPasskeyCloned blocks passkey id: a copy of it was seen.
+	MarkPasskeyCloned(ctx context.Context, id int64) error
 	// DeletePasskey removes passkey id of the user; it reports whether it did.
 	DeletePasskey(ctx context.Context, userID, id int64) (bool, error)
 
@@ -362,6 +367,8 @@ type Passkey struct {
 	Name       string
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero when never used
+	// Blocked means a copy of the passkey was seen: it signs in no more.
+	Blocked bool
 }
 
 // Status returns the user's factors.

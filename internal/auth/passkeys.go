@@ -74,7 +74,7 @@ func (f *Factors) Passkeys(ctx context.Context, userID int64) ([]Passkey, error)
 	}
 	out := make([]Passkey, len(recs))
 	for i, r := range recs {
-		out[i] = Passkey{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt}
+		out[i] = Passkey{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, Blocked: r.Cloned}
 	}
 	return out, nil
 }
@@ -233,9 +233,11 @@ func (f *Factors) FinishPasskeyLogin(ctx context.Context, state, response []byte
 			rec = r
 		}
 	}
-	if cred.Authenticator.CloneWarning || rec.ID == 0 {
-		f.audit.Record(ctx, Event{Kind: EventPasskeyCloned, UserID: found.user.ID, IP: c.IP, Detail: rec.Name})
-		return User{}, ErrPasskeyCloned
+	if rec.ID == 0 || rec.Cloned {
+		return User{}, f.passkeyCloned(ctx, found.user.ID, rec, c, false)
+	}
+	if cred.Authenticator.CloneWarning {
+		return User{}, f.passkeyCloned(ctx, found.user.ID, rec, c, true)
 	}
 	raw, err := json.Marshal(cred)
 	if err != nil {
@@ -248,10 +250,23 @@ func (f *Factors) FinishPasskeyLogin(ctx context.Context, state, response []byte
 		return User{}, err
 	}
 	if !ok {
-		f.audit.Record(ctx, Event{Kind: EventPasskeyCloned, UserID: found.user.ID, IP: c.IP, Detail: rec.Name})
-		return User{}, ErrPasskeyCloned
+		return User{}, f.passkeyCloned(ctx, found.user.ID, rec, c, true)
 	}
 	return found.user, nil
+}
+
+// passkeyCloned refuses a login with passkey rec, whose counter did not
+// advance (a copy of its key exists) or which is blocked already. A new
+// copy blocks it for good: a clone whose counter runs ahead of the stored
+// one would pass the next comparison, so the first one seen is the last.
+func (f *Factors) passkeyCloned(ctx context.Context, userID int64, rec PasskeyRecord, c Client, block bool) error {
+	f.audit.Record(ctx, Event{Kind: EventPasskeyCloned, UserID: userID, IP: c.IP, Detail: rec.Name})
+	if block && rec.ID != 0 {
+		if err := f.store.MarkPasskeyCloned(ctx, rec.ID); err != nil {
+			return err
+		}
+	}
+	return ErrPasskeyCloned
 }
 
 // DeletePasskey removes passkey id of user userID. ErrPasskeyNotFound

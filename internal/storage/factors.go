@@ -204,7 +204,7 @@ func (d *DB) UserIDByWebAuthnHandle(ctx context.Context, handle []byte) (int64, 
 
 // Passkeys returns the user's passkeys, oldest first.
 func (d *DB) Passkeys(ctx context.Context, userID int64) ([]auth.PasskeyRecord, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, user_id, credential_id, name, credential, sign_count, created_at, last_used_at
+	rows, err := d.db.QueryContext(ctx, `SELECT id, user_id, credential_id, name, credential, sign_count, cloned, created_at, last_used_at
 		FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, factorError(err)
@@ -214,7 +214,7 @@ func (d *DB) Passkeys(ctx context.Context, userID int64) ([]auth.PasskeyRecord, 
 	for rows.Next() {
 		var p auth.PasskeyRecord
 		var count int64
-		if err := rows.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.Name, &p.Credential, &count,
+		if err := rows.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.Name, &p.Credential, &count, &p.Cloned,
 			timestamp{&p.CreatedAt}, nullTimestamp{&p.LastUsedAt}); err != nil {
 			return nil, factorError(err)
 		}
@@ -241,8 +241,14 @@ func (d *DB) AddPasskey(ctx context.Context, p auth.PasskeyRecord) (int64, error
 // 0 on an authenticator that keeps none).
 func (d *DB) UsePasskey(ctx context.Context, id int64, credential []byte, signCount uint32, at time.Time) (bool, error) {
 	return d.changed(ctx, `UPDATE passkeys SET credential = $1, sign_count = $2, last_used_at = $3
-		WHERE id = $4 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))`,
+		WHERE id = $4 AND cloned = FALSE AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))`,
 		credential, int64(signCount), d.timeArg(at), id)
+}
+
+// MarkPasskeyCloned blocks passkey id for good.
+func (d *DB) MarkPasskeyCloned(ctx context.Context, id int64) error {
+	_, err := d.db.ExecContext(ctx, `UPDATE passkeys SET cloned = TRUE WHERE id = $1`, id)
+	return factorError(err)
 }
 
 // DeletePasskey removes passkey id of the user.

@@ -29,6 +29,8 @@ CREATE UNIQUE INDEX webauthn_users_handle_key ON webauthn_users (handle);
 
 -- Passkeys. credential is the library's credential record (JSON); the
 -- columns beside it are what is looked up, shown or compared atomically.
+-- cloned is set when the signature counter went back (a copy of the key
+-- exists): the passkey signs in no more.
 CREATE TABLE passkeys (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id       BIGINT      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -36,6 +38,7 @@ CREATE TABLE passkeys (
     name          TEXT        NOT NULL,
     credential    BYTEA       NOT NULL,
     sign_count    BIGINT      NOT NULL DEFAULT 0,
+    cloned        BOOLEAN     NOT NULL DEFAULT FALSE,
     created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     last_used_at  TIMESTAMPTZ
 );

@@ -29,6 +29,8 @@ CREATE UNIQUE INDEX webauthn_users_handle_key ON webauthn_users (handle);
 
 -- Passkeys. credential is the library's credential record (JSON); the
 -- columns beside it are what is looked up, shown or compared atomically.
+-- cloned is set when the signature counter went back (a copy of the key
+-- exists): the passkey signs in no more.
 CREATE TABLE passkeys (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -36,6 +38,7 @@ CREATE TABLE passkeys (
     name          TEXT    NOT NULL,
     credential    BLOB    NOT NULL,
     sign_count    INTEGER NOT NULL DEFAULT 0,
+    cloned        INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL,
     last_used_at  INTEGER
 );

@@ -132,7 +132,8 @@
   // Conditional UI: on the login page, the browser offers the site's
   // passkeys in the email field's autofill (autocomplete="… webauthn").
   const login = document.querySelector('form[data-passkey="login"][action="/login/passkey"]');
-  if (login && document.querySelector('input[autocomplete~="webauthn"]') && PKC.isConditionalMediationAvailable) {
+  if (login && login.dataset.conditional !== "off" && document.querySelector('input[autocomplete~="webauthn"]') &&
+      PKC.isConditionalMediationAvailable) {
     PKC.isConditionalMediationAvailable().then((available) => {
       if (!available || conditional) {
         return;
