@@ -33,6 +33,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 )
@@ -1024,9 +1026,25 @@ func TestDocScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, map[string]string{"LOG_LEVEL": "warn"})
+	// On localhost, where passkeys work (see TestBrowserPasskeys).
+	addr := freeAddr(t)
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, map[string]string{"LOG_LEVEL": "warn", "ADDR": addr, "PUBLIC_URL": "http://localhost:" + port})
+	srv.URL = "http://localhost:" + port
 	b := startBrowser(t, t.TempDir())
+	b.virtualAuthenticator()
 	const email = "ada@example.com"
+	var secret string // of the authenticator app, once set up
+	code := func(at time.Time) string {
+		c, err := totp.GenerateCode(secret, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	// Two more devices, signed in over plain HTTP with their own user
 	// agents, so that the sessions page reads like a device list.
 	otherDevices := func() {
@@ -1064,6 +1082,34 @@ func TestDocScreenshots(t *testing.T) {
 		}},
 		{"sessions-dark", desktopDark, func() { b.navigate(srv.URL + "/account/sessions") }},
 		{"sessions-phone", phoneLight, func() { b.navigate(srv.URL + "/account/sessions") }},
+		{"totp-setup", desktopLight, func() {
+			b.navigate(srv.URL + "/account/security")
+			b.submit(`form[action="/account/totp"] button`)
+		}},
+		{"recovery-codes", desktopLight, func() {
+			key, err := otp.NewKeyFromURL(strings.TrimSpace(b.doc().Find("#totp-uri").Text()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret = key.Secret()
+			b.fill("#code", code(time.Now()))
+			b.submit(`form[action="/account/totp/confirm"] button`)
+		}},
+		{"second-factor", desktopLight, func() {
+			b.submit(`nav form[action="/logout"] button`)
+			b.login(srv.URL, email, browserPassword, false)
+		}},
+		{"security", desktopLight, func() {
+			// The next step's code: the one shown now was used to turn
+			// the app on.
+			b.fill("#code", code(time.Now().Add(30*time.Second)))
+			b.submit(`form[action="/login/second-factor"] button`)
+			b.navigate(srv.URL + "/account/security")
+			b.waitVisible("#passkey-register")
+			b.fill("#passkey-name", "MacBook Air")
+			b.submit("#passkey-register")
+		}},
+		{"security-dark", desktopDark, func() { b.navigate(srv.URL + "/account/security") }},
 		{"home-phone-dark", phoneDark, func() { b.navigate(srv.URL + "/") }},
 		{"error-404", desktopLight, func() { b.navigate(srv.URL + "/no-such-page") }},
 	} {
