@@ -61,21 +61,33 @@ func (app *application) passkeyLoginOptions(w http.ResponseWriter, r *http.Reque
 	app.beginCeremony(w, r, ceremonyLogin, c, err)
 }
 
+// passkeyAnswer decodes a form carrying the browser's answer to a sign-in
+// ceremony of kind (its next field made safe by next), and returns the
+// account the passkey signs in, or why not. ok is false when the form
+// could not be read (already answered).
+func (app *application) passkeyAnswer(w http.ResponseWriter, r *http.Request, kind string, next func(string) string) (*form, auth.User, bool, error) {
+	values, ok := app.parseForm(w, r)
+	if !ok {
+		return nil, auth.User{}, false, nil
+	}
+	f := newForm(values)
+	f.values.Set("next", next(f.Get("next")))
+	state := app.sessions.TakeCeremony(r.Context(), kind)
+	user, err := app.factors.FinishPasskeyLogin(r.Context(), state, []byte(f.Get("credential")), app.client(r))
+	return f, user, true, err
+}
+
 const passkeyRefused = "That passkey could not be used to sign in. Try again, or log in with your password."
 
 // passkeyLoginPost signs in with the passkey the browser answered with. A
 // passkey verifies its user (PIN, biometrics), so this is a whole login:
 // no second factor is asked.
 func (app *application) passkeyLoginPost(w http.ResponseWriter, r *http.Request) {
-	values, ok := app.parseForm(w, r)
+	f, user, ok, err := app.passkeyAnswer(w, r, ceremonyLogin, safeNext)
 	if !ok {
 		return
 	}
-	f := newForm(values)
-	f.values.Set("next", safeNext(f.Get("next")))
 	c := app.client(r)
-	state := app.sessions.TakeCeremony(r.Context(), ceremonyLogin)
-	user, err := app.factors.FinishPasskeyLogin(r.Context(), state, []byte(f.Get("credential")), c)
 	switch {
 	case err == nil:
 		if err := app.sessions.LogInWith(r.Context(), user, f.Get("remember") == "on", auth.MethodPasskey, c); err != nil {
@@ -224,15 +236,11 @@ func (app *application) confirmPasskeyOptions(w http.ResponseWriter, r *http.Req
 
 // confirmPasskeyPost confirms access with a passkey of the signed-in user.
 func (app *application) confirmPasskeyPost(w http.ResponseWriter, r *http.Request) {
-	values, ok := app.parseForm(w, r)
+	f, got, ok, err := app.passkeyAnswer(w, r, ceremonyReauth, confirmTarget)
 	if !ok {
 		return
 	}
-	f := newForm(values)
-	f.values.Set("next", confirmTarget(f.Get("next")))
 	user, c := currentUser(r), app.client(r)
-	state := app.sessions.TakeCeremony(r.Context(), ceremonyReauth)
-	got, err := app.factors.FinishPasskeyLogin(r.Context(), state, []byte(f.Get("credential")), c)
 	switch {
 	case err == nil && got.ID == user.ID:
 		app.sessions.Reauthenticated(r.Context(), c)
