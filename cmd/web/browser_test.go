@@ -947,11 +947,29 @@ func TestBrowserPages(t *testing.T) {
 		}},
 		{"account", http.StatusOK, func(b *browser) int { return pageStatus(b.signup(srv.URL, email, browserPassword)) }},
 		{"sessions", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/sessions")) }},
+		{"security", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/security")) }},
+		{"totp-setup", http.StatusOK, func(b *browser) int { return pageStatus(b.submit(`form[action="/account/totp"] button`)) }},
+		{"recovery-codes", http.StatusOK, func(b *browser) int {
+			key, err := otp.NewKeyFromURL(strings.TrimSpace(b.doc().Find("#totp-uri").Text()))
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			code, err := totp.GenerateCode(key.Secret(), time.Now())
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			b.fill("#code", code)
+			return pageStatus(b.submit(`form[action="/account/totp/confirm"] button`))
+		}},
 		{"error-403", http.StatusForbidden, func(b *browser) int {
 			_, status := b.visitAutoPost(other+"/logout", srv.URL)
 			return status
 		}},
 		{"home-signed-in", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/")) }},
+		{"second-factor", http.StatusOK, func(b *browser) int {
+			b.submit(`nav form[action="/logout"] button`)
+			return pageStatus(b.login(srv.URL, email, browserPassword, false))
+		}},
 		// The browser holds a session cookie for 127.0.0.1 (cookies are per
 		// host, not per port), so this instance must ask its store.
 		{"error-503", http.StatusServiceUnavailable, func(b *browser) int { return pageStatus(b.navigate(down.URL + "/")) }},
