@@ -3,9 +3,13 @@ package app_test
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
+
+// fuzzedForms are the forms an anonymous visitor can post.
+var fuzzedForms = []string{"/login", "/signup", "/login/passkey", "/login/second-factor"}
 
 // FuzzFormPost sends arbitrary bodies to every form handler an anonymous
 // visitor can reach. Whatever the bytes, the answer is a redirect or a
@@ -21,16 +25,21 @@ func FuzzFormPost(f *testing.F) {
 		"email=" + strings.Repeat("a", 300) + "%40example.com&password=" + strings.Repeat("p", 300),
 		"next=javascript:alert(1)&email=x%40y.z&password=12345678",
 		";;&&==",
+		"credential=%7B%22id%22%3A%22AAAA%22%2C%22rawId%22%3A%22AAAA%22%2C%22type%22%3A%22public-key%22%7D&next=%2Faccount",
+		"credential=%7B%22response%22%3A%7B%22clientDataJSON%22%3A%22%25%22%7D%7D",
+		"credential=null&remember=on",
+		"code=123456&recovery_code=abcde-fghij",
 	} {
-		f.Add("/login", seed)
-		f.Add("/signup", seed)
+		for _, path := range fuzzedForms {
+			f.Add(path, seed)
+		}
 	}
 	sh := newShared(f, "memory")
 	srv := newInstance(f, sh, options{maxFailures: 1 << 20})
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	f.Fuzz(func(t *testing.T, path, body string) {
-		if path != "/login" && path != "/signup" {
+		if !slices.Contains(fuzzedForms, path) {
 			path = "/login"
 		}
 		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
