@@ -416,3 +416,28 @@ func kinds(ks []auth.NoticeKind) []string {
 	}
 	return out
 }
+
+// TestSecondStepEmptyForms checks that each of the second step's forms,
+// sent empty, comes back with the error on its own field.
+func TestSecondStepEmptyForms(t *testing.T) {
+	sh := newShared(t, "memory")
+	srv := newInstance(t, sh, options{})
+	c := newClient(t)
+	c.SignUp(srv.URL, "ann@example.com", testPassword)
+	enableTOTP(t, c, srv.URL, time.Now())
+	wantRedirect(t, c.Post(srv.URL+"/logout", nil), "/")
+	logInPending(t, c, srv.URL, "ann@example.com")
+	for _, tt := range []struct {
+		form  url.Values
+		field string
+	}{
+		{url.Values{"code": {""}}, "code"},
+		{url.Values{"method": {"recovery"}, "recovery_code": {" "}}, "recovery_code"},
+	} {
+		res := c.Post(srv.URL+"/login/second-factor", tt.form)
+		wantStatus(t, res, http.StatusUnprocessableEntity)
+		if res.Doc(t).Find("#"+tt.field+"-error").Length() != 1 {
+			t.Errorf("%v: no error on %s", tt.form, tt.field)
+		}
+	}
+}

@@ -259,15 +259,19 @@ func (app *application) secondFactorPost(w http.ResponseWriter, r *http.Request)
 	}
 	f := newForm(values)
 	f.values.Set("next", safeNext(f.Get("next")))
-	if f.Get("code") == "" && f.Get("recovery_code") == "" {
-		f.AddError("code", "Enter the 6-digit code from your authenticator app.")
+	recovery := f.Get("method") == "recovery" || (f.Get("code") == "" && f.Get("recovery_code") != "")
+	if recovery {
+		f.values.Del("code")
+		f.Required("recovery_code", "Enter one of your recovery codes.")
+	} else {
+		f.Required("code", "Enter the 6-digit code from your authenticator app.")
 	}
 	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
 		c := app.client(r)
 		method, err := app.factors.VerifyCode(r.Context(), pending.UserID, f.Get("code"), f.Get("recovery_code"), c)
 		field := "code"
-		if f.Get("code") == "" {
+		if recovery {
 			field = "recovery_code"
 		}
 		switch {

@@ -192,8 +192,10 @@ func (app *application) confirmAccessPost(w http.ResponseWriter, r *http.Request
 	f := newForm(values)
 	f.values.Set("next", confirmTarget(f.Get("next")))
 	user, c := currentUser(r), app.client(r)
-	code := f.Get("code") != ""
-	if !code {
+	code := f.Get("method") == "code" || f.Get("code") != ""
+	if code {
+		f.Required("code", "Enter the 6-digit code from your authenticator app.")
+	} else {
 		f.Required("password", "Enter your password.")
 	}
 	status := http.StatusUnprocessableEntity
