@@ -148,13 +148,13 @@ func TestPasskeys(t *testing.T) {
 	opts = ceremony(c, srv.URL+"/confirm-access/passkey/options")
 	res = c.Post(srv.URL+"/confirm-access/passkey", url.Values{"credential": {a.get(opts.Body, phone)}, "next": {"/account/security"}})
 	wantRedirect(t, res, "/account/security")
-	del := c.Get(srv.URL + "/account/security").Doc(t).Find(`.passkey form[action$="/delete"]`).First().AttrOr("action", "")
+	del := c.Get(srv.URL+"/account/security").Doc(t).Find(`.passkey form[action$="/delete"]`).First().AttrOr("action", "")
 	wantRedirect(t, c.Post(srv.URL+del, nil), "/account/security")
 	wantStatus(t, c.Post(srv.URL+del, nil), http.StatusNotFound)
 	if got := c.Get(srv.URL + "/account/security").Doc(t).Find(".passkey").Length(); got != 1 {
 		t.Errorf("after removing one of two: %d passkeys", got)
 	}
 	// Nobody removes another account's passkey.
-	theirDel := mallory.Get(srv.URL + "/account/security").Doc(t).Find(`.passkey form[action$="/delete"]`).AttrOr("action", "")
+	theirDel := mallory.Get(srv.URL+"/account/security").Doc(t).Find(`.passkey form[action$="/delete"]`).AttrOr("action", "")
 	wantStatus(t, c.Post(srv.URL+theirDel, nil), http.StatusNotFound)
 }
