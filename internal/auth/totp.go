@@ -189,7 +189,9 @@ func (f *Factors) ConfirmTOTP(ctx context.Context, user User, code string, c Cli
 	if err != nil {
 		return nil, err
 	}
-	done, err := f.store.ConfirmTOTP(ctx, user.ID, step, hashes, f.now())
+	// The set-up's code proves the app works; it is not spent, so the
+	// user may sign in with it at once. Codes of earlier steps never work.
+	done, err := f.store.ConfirmTOTP(ctx, user.ID, step-1, hashes, f.now())
 	if err != nil {
 		return nil, err
 	}
