@@ -86,8 +86,9 @@ func (b *browser) waitVisible(sel string) {
 
 // TestBrowserPasskeys adds a passkey on the security page with Chromium's
 // virtual authenticator, logs out, signs in with the passkey from the
-// login page without typing an email, sees a copy of the key with an old
-// signature counter refused, and removes the passkey.
+// login page without typing an email (with the button, then from the email
+// field's autofill), sees a copy of the key with an old signature counter
+// refused, and removes the passkey.
 func TestBrowserPasskeys(t *testing.T) {
 	// WebAuthn needs a domain (an IP address cannot be a relying party id):
 	// the site is http://localhost:PORT, which browsers treat as secure.
@@ -126,18 +127,11 @@ func TestBrowserPasskeys(t *testing.T) {
 	}
 
 	wantPageStatus(t, "logout", b.submit(`nav form[action="/logout"] button`), http.StatusOK)
-	// The login page also offers passkeys in the email field's autofill
-	// (conditional UI), which the virtual authenticator would answer at
-	// once, before any click: the key leaves the authenticator while the
-	// page loads, and comes back for the button.
-	key := creds[0]
-	b.removeCredential(auth, key)
 	b.navigate(base + "/login")
 	b.waitVisible("#passkey-login")
 	if got := b.doc().Find(`#email[autocomplete="username webauthn"]`).Length(); got != 1 {
 		t.Error(`the email field does not offer passkeys in its autofill (autocomplete="username webauthn")`)
 	}
-	b.addCredential(auth, key)
 	wantPageStatus(t, "sign in with a passkey", b.submit("#passkey-login"), http.StatusOK)
 	if got, want := b.location(), base+"/account"; got != want {
 		t.Fatalf("after the passkey sign-in: location %s, want %s", got, want)
@@ -154,6 +148,17 @@ func TestBrowserPasskeys(t *testing.T) {
 		t.Errorf("passkey after use: %q, want a last-used time", got)
 	}
 
+	// The email field's autofill offers the passkey too (conditional UI):
+	// the virtual authenticator picks it as soon as the field has the
+	// focus, as a user would in the autofill list.
+	wantPageStatus(t, "logout", b.submit(`nav form[action="/logout"] button`), http.StatusOK)
+	b.navigate(base + "/login")
+	b.waitVisible("#passkey-login")
+	wantPageStatus(t, "sign in from the email field's autofill", b.loadBy("focus #email", chromedp.Click(chromedp.CSS("#email"))), http.StatusOK)
+	if got := b.signedInAs(base); got != email {
+		t.Fatalf("after the autofill sign-in: signed in as %q, want %q", got, email)
+	}
+
 	// A copy of the key that signs with a counter the site has already
 	// seen: the signature is good, but the login is refused.
 	used := b.credentials(auth)[0]
@@ -163,10 +168,10 @@ func TestBrowserPasskeys(t *testing.T) {
 	clone := *used
 	clone.SignCount = 0
 	b.removeCredential(auth, used)
+	b.addCredential(auth, &clone)
 	wantPageStatus(t, "logout", b.submit(`nav form[action="/logout"] button`), http.StatusOK)
 	b.navigate(base + "/login")
 	b.waitVisible("#passkey-login")
-	b.addCredential(auth, &clone)
 	wantPageStatus(t, "sign in with the copied passkey", b.submit("#passkey-login"), http.StatusUnprocessableEntity)
 	if got := b.doc().Find(`.alert-error[role="alert"]`).Text(); !strings.Contains(got, "could not be used") {
 		t.Errorf("copied passkey: message %q", got)
@@ -178,9 +183,9 @@ func TestBrowserPasskeys(t *testing.T) {
 	// The copy blocks the passkey for good, even once its counter runs
 	// ahead of the one stored.
 	clone.SignCount = used.SignCount + 10
+	b.addCredential(auth, &clone)
 	b.navigate(base + "/login")
 	b.waitVisible("#passkey-login")
-	b.addCredential(auth, &clone)
 	wantPageStatus(t, "sign in with the copy again", b.submit("#passkey-login"), http.StatusUnprocessableEntity)
 	b.removeCredential(auth, &clone)
 	if got := b.signedInAs(base); got != "" {

@@ -81,6 +81,10 @@
     if (!credential) {
       return;
     }
+    if (submitting) {
+      return; // another ceremony of this page is answering already
+    }
+    submitting = true;
     form.elements.credential.value = JSON.stringify(credential.toJSON());
     const remember = document.getElementById("remember");
     if (form.elements.remember && remember) {
@@ -101,14 +105,18 @@
 
   // The autofill sign-in: its AbortController, and its request for options,
   // which a click waits for, so that the click's ceremony is the one the
-  // session keeps.
+  // session keeps. submitting is set once a form goes: one answer per page.
   let conditional = null;
   let conditionalOptions = null;
+  let submitting = false;
 
   for (const form of forms) {
     form.hidden = false;
     const button = form.querySelector("button");
     button.addEventListener("click", async () => {
+      if (submitting) {
+        return;
+      }
       showError(form, "");
       button.disabled = true;
       if (conditional) {
@@ -130,12 +138,15 @@
   }
 
   // Conditional UI: on the login page, the browser offers the site's
-  // passkeys in the email field's autofill (autocomplete="… webauthn").
+  // passkeys in the email field's autofill (autocomplete="… webauthn"). The
+  // request starts when the field takes the focus, so that a page merely
+  // loaded answers nothing by itself (an authenticator that needs no
+  // gesture, as in automated browsers, would sign in before any click).
   const login = document.querySelector('form[data-passkey="login"][action="/login/passkey"]');
-  if (login && login.dataset.conditional !== "off" && document.querySelector('input[autocomplete~="webauthn"]') &&
-      PKC.isConditionalMediationAvailable) {
+  const email = document.querySelector('input[autocomplete~="webauthn"]');
+  const startConditional = () => {
     PKC.isConditionalMediationAvailable().then((available) => {
-      if (!available || conditional) {
+      if (!available || conditional || submitting) {
         return;
       }
       conditional = new AbortController();
@@ -143,5 +154,12 @@
         // Aborted for the button, or refused: the forms remain.
       });
     }).catch(() => {});
+  };
+  if (login && email && login.dataset.conditional !== "off" && PKC.isConditionalMediationAvailable) {
+    if (document.activeElement === email) {
+      startConditional();
+    } else {
+      email.addEventListener("focus", startConditional, { once: true });
+    }
   }
 })();
