@@ -3,9 +3,11 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -438,6 +440,47 @@ func TestSecondStepEmptyForms(t *testing.T) {
 		wantStatus(t, res, http.StatusUnprocessableEntity)
 		if res.Doc(t).Find("#"+tt.field+"-error").Length() != 1 {
 			t.Errorf("%v: no error on %s", tt.form, tt.field)
+		}
+	}
+}
+
+// TestFactorAudit checks that the factor events leave audit records with
+// the user, and that no log line holds the secret or a recovery code.
+func TestFactorAudit(t *testing.T) {
+	logs := &syncBuffer{}
+	sh := newShared(t, "memory")
+	clk := newClock()
+	srv := newInstance(t, sh, options{logs: logs, clock: clk})
+	c := newClient(t)
+	c.SignUp(srv.URL, "ann@example.com", testPassword)
+	uid := fmt.Sprint(sh.userID(t, "ann@example.com"))
+	tf := enableTOTP(t, c, srv.URL, clk.Now())
+	wantStatus(t, c.Post(srv.URL+"/account/recovery-codes", nil), http.StatusOK)
+	wantRedirect(t, c.Post(srv.URL+"/logout", nil), "/")
+	logInPending(t, c, srv.URL, "ann@example.com")
+	wantStatus(t, c.Post(srv.URL+"/login/second-factor", url.Values{"code": {"99999x"}}), http.StatusUnprocessableEntity)
+	code := tf.code(t, clk.Now())
+	wantRedirect(t, c.Post(srv.URL+"/login/second-factor", url.Values{"code": {code}}), "/account")
+	clk.Add(auth.ReauthWindow + time.Minute)
+	wantStatus(t, c.Post(srv.URL+"/confirm-access", url.Values{"password": {"wrong password here"}}), http.StatusUnprocessableEntity)
+	wantRedirect(t, c.Post(srv.URL+"/confirm-access", url.Values{"password": {testPassword}}), "/account/security")
+	wantRedirect(t, c.Post(srv.URL+"/account/totp/disable", nil), "/account/security")
+
+	var got []string
+	for _, r := range auditRecords(t, logs.String()) {
+		if r["user_id"] == uid {
+			got = append(got, r["event"])
+		}
+	}
+	for _, want := range []string{"totp_setup_started", "code_failure", "totp_enabled", "notice", "recovery_codes_regenerated",
+		"second_factor_required", "login_success", "reauth_failure", "reauthenticated", "totp_disabled"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("no %s audit record; got %v", want, got)
+		}
+	}
+	for _, secret := range append([]string{tf.secret}, tf.codes...) {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds a secret value %q", secret)
 		}
 	}
 }
