@@ -58,6 +58,8 @@ func init() {
 		{name: "set-password", args: "EMAIL", summary: "set a new password (read from standard input) and end every session", run: adminSetPassword},
 		{name: "lock", args: "EMAIL", summary: "stop the account signing in and end every session at once", run: adminLock},
 		{name: "unlock", args: "EMAIL", summary: "let a locked account sign in again", run: adminUnlock},
+		{name: "verify-email", args: "EMAIL", summary: "mark the account's address confirmed, without a link", run: adminVerifyEmail},
+		{name: "disable-2fa", args: "EMAIL", summary: "turn the authenticator app off and delete the recovery codes; the user is mailed", run: adminDisable2FA},
 		{name: "revoke-sessions", args: "EMAIL", summary: "end every session of the account, on every instance", run: adminRevokeSessions},
 		{name: "delete-user", args: "EMAIL [--yes]", summary: "delete the account and end its sessions (asks first unless --yes)", run: adminDeleteUser},
 		{name: "migrate", args: "status|up", summary: "show or apply the database migrations", raw: true, run: adminMigrate},
@@ -159,7 +161,7 @@ func (a *adminRun) start(cmd *adminCommand, getenv func(string) string) error {
 	}
 	sc := cfg.server()
 	sc.SecretKey, sc.DB = key, db
-	svc, err := server.New(a.ctx, sc, logger)
+	svc, err := newServer(a.ctx, sc, logger)
 	if err != nil {
 		db.Close()
 		return err
@@ -318,7 +320,9 @@ type userSummary struct {
 	Email        string     `json:"email"`
 	CreatedAt    time.Time  `json:"created_at"`
 	LockedAt     *time.Time `json:"locked_at"`
-	LiveSessions *int       `json:"live_sessions"` // null when the sessions are out of reach (memory store)
+	VerifiedAt   *time.Time `json:"email_verified_at"` // null while the address is unconfirmed
+	TwoFactor    bool       `json:"two_factor"`        // the authenticator app is on
+	LiveSessions *int       `json:"live_sessions"`     // null when the sessions are out of reach (memory store)
 }
 
 // userColumns are the columns of the users table, in order.
@@ -334,6 +338,18 @@ var userColumns = []struct {
 			return "no"
 		}
 		return adminTime(*u.LockedAt)
+	}},
+	{"VERIFIED", func(u userSummary) string {
+		if u.VerifiedAt == nil {
+			return "no"
+		}
+		return adminTime(*u.VerifiedAt)
+	}},
+	{"2FA", func(u userSummary) string {
+		if u.TwoFactor {
+			return "on"
+		}
+		return "off"
 	}},
 	{"SESSIONS", func(u userSummary) string {
 		if u.LiveSessions == nil {
@@ -352,6 +368,15 @@ func (a *adminRun) summarize(u auth.User) (userSummary, []auth.SessionInfo, erro
 		t := u.LockedAt.UTC()
 		s.LockedAt = &t
 	}
+	if u.EmailVerified() {
+		t := u.EmailVerifiedAt.UTC()
+		s.VerifiedAt = &t
+	}
+	on, err := a.svc.Factors.TOTPEnabled(a.ctx, u.ID)
+	if err != nil {
+		return userSummary{}, nil, err
+	}
+	s.TwoFactor = on
 	if !a.sharedSessions() {
 		return s, nil, nil
 	}
@@ -587,6 +612,41 @@ func adminUnlock(a *adminRun, args []string) error {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "unlocked %s\n", u.Email)
+	return nil
+}
+
+func adminVerifyEmail(a *adminRun, args []string) error {
+	u, err := a.account(flag.NewFlagSet("verify-email", flag.ContinueOnError), args)
+	if err != nil {
+		return err
+	}
+	changed, err := a.svc.Recovery.MarkVerified(a.ctx, u.ID, operator)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		fmt.Fprintf(a.stdout, "the address %s was confirmed already\n", u.Email)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "marked the address %s confirmed\n", u.Email)
+	return nil
+}
+
+func adminDisable2FA(a *adminRun, args []string) error {
+	u, err := a.account(flag.NewFlagSet("disable-2fa", flag.ContinueOnError), args)
+	if err != nil {
+		return err
+	}
+	// Factors records the event (by operator) and queues the notice in the
+	// outbox; the server's sender mails it.
+	err = a.svc.Factors.DisableTOTP(a.ctx, u.ID, operator)
+	if errors.Is(err, auth.ErrTOTPNotSetUp) {
+		return fmt.Errorf("two-factor authentication is not on for %s", u.Email)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "turned two-factor authentication off for %s and deleted its recovery codes; the user is mailed\n", u.Email)
 	return nil
 }
 

@@ -9,7 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"github.com/sessionlogin/sessionlogin/internal/smtptest"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
@@ -66,6 +70,8 @@ type adminUserJSON struct {
 	ID           int64   `json:"id"`
 	Email        string  `json:"email"`
 	LockedAt     *string `json:"locked_at"`
+	VerifiedAt   *string `json:"email_verified_at"`
+	TwoFactor    bool    `json:"two_factor"`
 	LiveSessions *int    `json:"live_sessions"`
 	Sessions     []struct {
 		IP string `json:"ip"`
@@ -74,6 +80,18 @@ type adminUserJSON struct {
 		Kind  string `json:"kind"`
 		Actor string `json:"actor"`
 	} `json:"recent_events"`
+}
+
+// usersRow returns the fields of email's row in the users table.
+func usersRow(t *testing.T, table, email string) []string {
+	t.Helper()
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == email {
+			return f
+		}
+	}
+	t.Fatalf("no row for %s in:\n%s", email, table)
+	return nil
 }
 
 func decodeJSON[T any](t *testing.T, s string) T {
@@ -85,15 +103,18 @@ func decodeJSON[T any](t *testing.T, s string) T {
 	return v
 }
 
+// adminDBs are the databases the admin command is tested on: a fresh one
+// of each dialect.
+var adminDBs = map[string]func(t *testing.T) string{
+	"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "app.db") },
+	"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
+}
+
 // TestAdminCommands runs every subcommand against SQLite and PostgreSQL,
 // with a server on the same database and Redis, as an operator would on a
 // running deployment.
 func TestAdminCommands(t *testing.T) {
-	dbs := map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "app.db") },
-		"postgres": func(t *testing.T) string { return testenv.PostgresURL(t) },
-	}
-	for name, dbURL := range dbs {
+	for name, dbURL := range adminDBs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			const (
@@ -105,6 +126,8 @@ func TestAdminCommands(t *testing.T) {
 			env["DATABASE_URL"] = dbURL(t)
 			env["ADDR"] = freeAddr(t)
 			env["COOKIE_SECURE"] = "false"
+			// The server's key: second factors are sealed under it.
+			env["SECRET_KEY"] = testSecretKey
 			// Everything the command logs is captured and searched for
 			// passwords below.
 			env["LOG_LEVEL"] = "debug"
@@ -140,7 +163,7 @@ func TestAdminCommands(t *testing.T) {
 				t.Fatalf("users --json: got %+v, want ann, unlocked, 1 live session", users)
 			}
 			table := out.run(t, env, "", "users").want(t, exitOK, "ann@example.com").stdout
-			if header := strings.Fields(strings.SplitN(table, "\n", 2)[0]); !slices.Equal(header, []string{"ID", "EMAIL", "CREATED", "LOCKED", "SESSIONS"}) {
+			if header := strings.Fields(strings.SplitN(table, "\n", 2)[0]); !slices.Equal(header, []string{"ID", "EMAIL", "CREATED", "LOCKED", "VERIFIED", "2FA", "SESSIONS"}) {
 				t.Fatalf("users header: got %v", header)
 			}
 			out.run(t, env, "", "users", "--query", "ANN").want(t, exitOK, "ann@example.com")
@@ -185,7 +208,10 @@ func TestAdminCommands(t *testing.T) {
 			if ann.LockedAt == nil {
 				t.Fatalf("user --json after lock: locked_at is null")
 			}
-			out.run(t, env, "", "users").want(t, exitOK, "UTC  0") // the LOCKED column holds a time
+			// The LOCKED column holds a time (three fields) after CREATED's.
+			if row := usersRow(t, out.run(t, env, "", "users").want(t, exitOK, "").stdout, "ann@example.com"); len(row) != 11 || row[7] != "UTC" {
+				t.Fatalf("users after lock: ann's row %q, want a lock time", row)
+			}
 			out.run(t, env, "", "unlock", "ann@example.com").want(t, exitOK, "unlocked")
 			web.LogIn(srv.URL, "ann@example.com", pw2, false)
 
@@ -260,6 +286,7 @@ func TestAdminLockEndsSessionsEverywhere(t *testing.T) {
 	env := redisEnv(t)
 	env["DATABASE_URL"] = testenv.PostgresURL(t)
 	env["COOKIE_SECURE"] = "false"
+	env["SECRET_KEY"] = testSecretKey
 	var out adminOutputs
 	out.run(t, env, "", "migrate", "up").want(t, exitOK, "applied")
 	out.run(t, env, webtest.Password+"\n", "create-user", "ann@example.com").want(t, exitOK, "created")
@@ -294,6 +321,7 @@ func TestAdminMemoryStore(t *testing.T) {
 		"DATABASE_URL":  testenv.PostgresURL(t),
 		"ADDR":          freeAddr(t),
 		"COOKIE_SECURE": "false",
+		"SECRET_KEY":    testSecretKey,
 	}
 	var out adminOutputs
 	out.run(t, env, "", "migrate", "up").want(t, exitOK, "applied")
@@ -325,4 +353,102 @@ func with(env map[string]string, k, v string) map[string]string {
 	}
 	out[k] = v
 	return out
+}
+
+// TestAdminVerifyEmailAndDisable2FA runs verify-email and disable-2fa
+// against SQLite and PostgreSQL, with a server on the same database and
+// Redis: with EMAIL_VERIFICATION=required an account made by the operator
+// cannot sign in until verify-email; once the user turned the
+// authenticator app on, disable-2fa turns it off (the password alone signs
+// in again), the user is mailed, and both actions are in the audit trail
+// as the operator's.
+func TestAdminVerifyEmailAndDisable2FA(t *testing.T) {
+	for name, dbURL := range adminDBs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env, sink := mailEnv(t)
+			for k, v := range redisEnv(t) {
+				env[k] = v
+			}
+			env["DATABASE_URL"] = dbURL(t)
+			env["COOKIE_SECURE"] = "false"
+			env["SECRET_KEY"] = testSecretKey
+			env["EMAIL_VERIFICATION"] = "required"
+			const email = "ann@example.com"
+			var out adminOutputs
+			out.run(t, env, "", "migrate", "up").want(t, exitOK, "applied")
+			out.run(t, env, webtest.Password+"\n", "create-user", email).want(t, exitOK, "created")
+			users := decodeJSON[[]adminUserJSON](t, out.run(t, env, "", "users", "--json").want(t, exitOK, "").stdout)
+			if len(users) != 1 || users[0].VerifiedAt != nil || users[0].TwoFactor {
+				t.Fatalf("users --json: got %+v, want ann unverified, 2FA off", users)
+			}
+			if row := usersRow(t, out.run(t, env, "", "users").stdout, email); !slices.Equal(row[6:8], []string{"no", "off"}) {
+				t.Fatalf("users: ann's row %q, want VERIFIED no, 2FA off", row)
+			}
+
+			srv := startServer(t, env)
+			web := webtest.NewClient(t)
+			login := url.Values{"email": {email}, "password": {webtest.Password}}
+			if res := web.Post(srv.URL+"/login", login); res.StatusCode != http.StatusOK || web.SignedInAs(srv.URL) != "" {
+				t.Fatalf("an unverified account: login answered %d, signed in as %q", res.StatusCode, web.SignedInAs(srv.URL))
+			}
+
+			out.run(t, env, "", "verify-email", email).want(t, exitOK, "marked the address ann@example.com confirmed")
+			out.run(t, env, "", "verify-email", email).want(t, exitOK, "confirmed already")
+			if u := decodeJSON[adminUserJSON](t, out.run(t, env, "", "user", "--json", email).stdout); u.VerifiedAt == nil {
+				t.Fatalf("user --json after verify-email: email_verified_at is null")
+			}
+			web.LogIn(srv.URL, email, webtest.Password, false)
+
+			// The user turns the authenticator app on.
+			setup := web.Post(srv.URL+"/account/totp", nil)
+			webtest.WantStatus(t, setup, http.StatusOK)
+			key, err := otp.NewKeyFromURL(strings.TrimSpace(setup.Doc(t).Find("#totp-uri").Text()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, err := totp.GenerateCode(key.Secret(), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			webtest.WantStatus(t, web.Post(srv.URL+"/account/totp/confirm", url.Values{"code": {code}}), http.StatusOK)
+			if u := decodeJSON[adminUserJSON](t, out.run(t, env, "", "user", "--json", email).stdout); !u.TwoFactor {
+				t.Fatalf("user --json with the app on: two_factor false")
+			}
+			out.run(t, env, "", "user", email).want(t, exitOK, "on")
+			webtest.WantRedirect(t, web.Post(srv.URL+"/logout", nil), "/")
+			webtest.WantRedirect(t, web.Post(srv.URL+"/login", login), "/login/second-factor")
+
+			other := webtest.NewClient(t)
+			out.run(t, env, "", "disable-2fa", email).want(t, exitOK, "turned two-factor authentication off")
+			out.run(t, env, "", "disable-2fa", email).wantErr(t, exitFailed, "not on")
+			webtest.WantRedirect(t, other.Post(srv.URL+"/login", login), "/account")
+			sink.Wait(t, "the notice of disable-2fa", func([]smtptest.Mail) bool {
+				for _, m := range sink.MailsTo(email) {
+					if strings.Contains(m.Subject, "Two-step login is off") {
+						return true
+					}
+				}
+				return false
+			})
+
+			u := decodeJSON[adminUserJSON](t, out.run(t, env, "", "user", "--json", email).stdout)
+			if u.TwoFactor {
+				t.Fatalf("user --json after disable-2fa: two_factor true")
+			}
+			var trail []string
+			for _, e := range u.RecentEvents {
+				if e.Actor == "operator" {
+					trail = append(trail, e.Kind)
+				}
+			}
+			if !slices.Contains(trail, "email_verified") || !slices.Contains(trail, "totp_disabled") {
+				t.Fatalf("operator events %v, want email_verified and totp_disabled", trail)
+			}
+			for _, cmd := range []string{"verify-email", "disable-2fa"} {
+				out.run(t, env, "", cmd, "nobody@example.com").wantErr(t, exitFailed, "no account")
+				out.run(t, env, "", cmd).wantErr(t, exitUsage, "usage:")
+			}
+		})
+	}
 }

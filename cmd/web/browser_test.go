@@ -33,6 +33,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/sessionlogin/sessionlogin/internal/smtptest"
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
@@ -937,7 +939,10 @@ func TestBrowserPages(t *testing.T) {
 	srv := startBrowserServer(t, env)
 	// Another instance, whose session store (Redis on a port where nothing
 	// listens) does not answer.
-	down := startBrowserServer(t, map[string]string{"REDIS_URL": "redis://" + freeAddr(t) + "/0"})
+	// Reached at localhost like srv, so that the browser sends it srv's
+	// session cookie.
+	downAddr := freeAddr(t)
+	down := startBrowserServer(t, map[string]string{"REDIS_URL": "redis://" + freeAddr(t) + "/0", "ADDR": downAddr, "PUBLIC_URL": localURL(t, downAddr)})
 	dir := screenshotDir(t)
 
 	res, err := http.Get(srv.URL + "/healthz")
@@ -1018,12 +1023,30 @@ func TestBrowserPages(t *testing.T) {
 		}},
 		{"sessions", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/sessions")) }},
 		{"activity", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/activity")) }},
+		{"security", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/account/security")) }},
+		{"totp-setup", http.StatusOK, func(b *browser) int { return pageStatus(b.submit(`form[action="/account/totp"] button`)) }},
+		{"recovery-codes", http.StatusOK, func(b *browser) int {
+			key, err := otp.NewKeyFromURL(strings.TrimSpace(b.doc().Find("#totp-uri").Text()))
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			code, err := totp.GenerateCode(key.Secret(), time.Now())
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			b.fill("#code", code)
+			return pageStatus(b.submit(`form[action="/account/totp/confirm"] button`))
+		}},
 		{"error-403", http.StatusForbidden, func(b *browser) int {
 			_, status := b.visitAutoPost(other+"/logout", srv.URL)
 			return status
 		}},
 		{"home-signed-in", http.StatusOK, func(b *browser) int { return pageStatus(b.navigate(srv.URL + "/")) }},
-		// The browser holds a session cookie for 127.0.0.1 (cookies are per
+		{"second-factor", http.StatusOK, func(b *browser) int {
+			b.submit(`nav form[action="/logout"] button`)
+			return pageStatus(b.login(srv.URL, email, browserPassword, false))
+		}},
+		// The browser holds a session cookie for localhost (cookies are per
 		// host, not per port), so this instance must ask its store.
 		{"error-503", http.StatusServiceUnavailable, func(b *browser) int { return pageStatus(b.navigate(down.URL + "/")) }},
 	} {
@@ -1097,11 +1120,22 @@ func TestDocScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// On localhost (mailEnv's PUBLIC_URL), where passkeys work (see
+	// TestBrowserPasskeys).
 	env, sink := mailEnv(t)
 	env["LOG_LEVEL"] = "warn"
 	srv := startServer(t, env)
 	b := startBrowser(t, t.TempDir())
+	b.virtualAuthenticator()
 	const email = "ada@example.com"
+	var secret string // of the authenticator app, once set up
+	code := func(at time.Time) string {
+		c, err := totp.GenerateCode(secret, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 	// Two more devices, signed in over plain HTTP with their own user
 	// agents, so that the sessions page reads like a device list.
 	otherDevices := func() {
@@ -1145,6 +1179,34 @@ func TestDocScreenshots(t *testing.T) {
 			b.navigate(srv.URL + "/account/activity")
 		}},
 		{"activity-phone-dark", phoneDark, func() { b.navigate(srv.URL + "/account/activity") }},
+		{"totp-setup", desktopLight, func() {
+			b.navigate(srv.URL + "/account/security")
+			b.submit(`form[action="/account/totp"] button`)
+		}},
+		{"recovery-codes", desktopLight, func() {
+			key, err := otp.NewKeyFromURL(strings.TrimSpace(b.doc().Find("#totp-uri").Text()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret = key.Secret()
+			b.fill("#code", code(time.Now()))
+			b.submit(`form[action="/account/totp/confirm"] button`)
+		}},
+		{"second-factor", desktopLight, func() {
+			b.submit(`nav form[action="/logout"] button`)
+			b.login(srv.URL, email, browserPassword, false)
+		}},
+		{"security", desktopLight, func() {
+			// The next step's code: the one shown now was used to turn
+			// the app on.
+			b.fill("#code", code(time.Now().Add(30*time.Second)))
+			b.submit(`form[action="/login/second-factor"] button`)
+			b.navigate(srv.URL + "/account/security")
+			b.waitVisible("#passkey-register")
+			b.fill("#passkey-name", "MacBook Air")
+			b.submit("#passkey-register")
+		}},
+		{"security-dark", desktopDark, func() { b.navigate(srv.URL + "/account/security") }},
 		{"home-phone-dark", phoneDark, func() { b.navigate(srv.URL + "/") }},
 		{"error-404", desktopLight, func() { b.navigate(srv.URL + "/no-such-page") }},
 		{"forgot", desktopLight, func() {

@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/auth"
 	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
@@ -41,8 +41,11 @@ type config struct {
 	LogFormat          string // "text" or "json"
 	// SecretKey is SECRET_KEY; not Valid when unset, and then secretKey
 	// keeps one in the data folder.
-	SecretKey         secretkey.Key
-	PublicURL         string // origin, no trailing slash
+	SecretKey secretkey.Key
+	// PublicURL is the site's origin as users see it ("https://example.com"),
+	// no trailing slash: the start of every link in mails, and the
+	// WebAuthn relying party id and origin.
+	PublicURL         string
 	Mail              mail.Endpoint
 	MailFrom          string
 	NotifyNewDevice   bool
@@ -289,6 +292,17 @@ func (p *envParser) secretKey(name string) secretkey.Key {
 	return k
 }
 
+// publicURL reads an absolute http(s) origin, returned without a trailing
+// slash.
+func (p *envParser) publicURL(name, def string) string {
+	v := p.get(name, def)
+	origin, _, err := auth.ParsePublicURL(v)
+	if err != nil {
+		p.fail(name, err)
+	}
+	return origin
+}
+
 // dataDir is the folder of the embedded state: the SQLite file's folder,
 // or data/ beside the working directory when the database is PostgreSQL.
 func (cfg config) dataDir() string {
@@ -314,26 +328,6 @@ func (cfg config) secretKey(logger *slog.Logger) (secretkey.Key, error) {
 		logger.Warn("SECRET_KEY is not set: generated a key into the data folder; production must set SECRET_KEY, the same on every instance", "file", path)
 	}
 	return k, nil
-}
-
-// publicURL reads the site's origin as users see it ("https://example.com"),
-// the start of every link in mails.
-func (p *envParser) publicURL(name, def string) string {
-	v := p.get(name, def)
-	u, err := url.Parse(v)
-	switch {
-	case err != nil:
-		p.fail(name, fmt.Errorf("not a URL: %q", v))
-	case u.Scheme != "http" && u.Scheme != "https":
-		p.fail(name, fmt.Errorf("want http:// or https:// and a host, got %q", v))
-	case u.Host == "" || u.Hostname() == "":
-		p.fail(name, fmt.Errorf("no host in %q", v))
-	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-		p.fail(name, fmt.Errorf("want only scheme, host and port (the site's origin), got %q", v))
-	default:
-		return u.Scheme + "://" + u.Host
-	}
-	return ""
 }
 
 func (p *envParser) mailURL(name, def string) mail.Endpoint {

@@ -82,6 +82,10 @@ func TestParseConfigValues(t *testing.T) {
 			func(c config) (any, any) {
 				return c.RedisURL, "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379,[fd00::3]/mymaster/2"
 			}},
+		{"PUBLIC_URL origin", map[string]string{"PUBLIC_URL": "https://login.example.com/"},
+			func(c config) (any, any) { return c.PublicURL, "https://login.example.com" }},
+		{"PUBLIC_URL with port", map[string]string{"PUBLIC_URL": "http://localhost:8080"},
+			func(c config) (any, any) { return c.PublicURL, "http://localhost:8080" }},
 		{"REDIS_KEY_PREFIX", map[string]string{"REDIS_KEY_PREFIX": "app1:"},
 			func(c config) (any, any) { return c.RedisKeyPrefix, "app1:" }},
 		{"SESSION_COOKIE_NAME", map[string]string{"SESSION_COOKIE_NAME": "__Host-sid"},
@@ -250,6 +254,9 @@ var badValues = []struct {
 	{"NOTIFY_NEW_DEVICE", "sometimes"},
 	{"EMAIL_VERIFICATION", "mandatory"},
 	{"EMAIL_VERIFICATION", "Required"},
+	{"PUBLIC_URL", "https://example.com:99999"},
+	{"PUBLIC_URL", "http://127.0.0.1:8080"},
+	{"PUBLIC_URL", "https://[2001:db8::1]"},
 }
 
 // TestParseConfigBadValues checks that each bad value is refused with a
@@ -479,4 +486,35 @@ func TestSecretKeyKeptInDataFolder(t *testing.T) {
 	if got, _ := cfg.secretKey(logger); got != set {
 		t.Error("SECRET_KEY set: got the data folder's key")
 	}
+}
+
+// TestWrongSecretKeyStopsStartup starts the service on a database with one
+// SECRET_KEY, then with another: the second start stops before serving,
+// with one line naming SECRET_KEY and exit status 2, rather than at the
+// first login that needs a second factor.
+func TestWrongSecretKeyStopsStartup(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "app.db")
+	first := secretkey.Generate()
+	srv := startServer(t, map[string]string{"DATABASE_URL": db, "SECRET_KEY": first.String()})
+	if err := srv.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	err := run(context.Background(), envOf(map[string]string{
+		"ADDR": freeAddr(t), "DATABASE_URL": db, "SECRET_KEY": secretkey.Generate().String(),
+	}), &out, &out)
+	var ce *configError
+	if !errors.As(err, &ce) || ce.Var != "SECRET_KEY" {
+		t.Fatalf("run with another key: got %v, want a *configError for SECRET_KEY", err)
+	}
+	if got := exitCode(err); got != 2 {
+		t.Errorf("exit code %d, want 2", got)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "SECRET_KEY") {
+		t.Errorf("error %q: want one line naming SECRET_KEY", msg)
+	}
+
+	// The right key starts again.
+	startServer(t, map[string]string{"DATABASE_URL": db, "SECRET_KEY": first.String()})
 }

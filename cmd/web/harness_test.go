@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,16 @@ import (
 	"github.com/sessionlogin/sessionlogin/internal/testenv"
 	"github.com/sessionlogin/sessionlogin/internal/webtest"
 )
+
+// localURL is the origin of a loopback address by name: http://localhost:PORT.
+func localURL(t testing.TB, addr string) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "http://localhost:" + port
+}
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
 var freeAddr = testenv.FreeAddr
@@ -50,7 +61,13 @@ func startServer(t testing.TB, env map[string]string) *runningServer {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, getenv, logs, logs) }()
 
+	// Reached as users reach it: at PUBLIC_URL when set (a localhost
+	// name for the loopback address), so that links in mails, cookies
+	// and passkeys all match.
 	base := "http://" + vars["ADDR"]
+	if u := vars["PUBLIC_URL"]; u != "" {
+		base = u
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		res, err := http.Get(base + "/healthz")

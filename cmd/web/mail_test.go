@@ -14,14 +14,15 @@ import (
 )
 
 // mailEnv points the service at a fresh SMTP sink, with PUBLIC_URL its
-// own address, and returns the variables and the sink.
+// own address by name (localhost: passkeys need a domain), and returns the
+// variables and the sink.
 func mailEnv(t *testing.T) (map[string]string, *smtptest.Server) {
 	t.Helper()
 	sink := smtptest.Start(t)
 	addr := freeAddr(t)
 	return map[string]string{
 		"ADDR":       addr,
-		"PUBLIC_URL": "http://" + addr,
+		"PUBLIC_URL": localURL(t, addr),
 		"MAIL_URL":   sink.URL(),
 		"MAIL_FROM":  "Sessionlogin <accounts@example.com>",
 	}, sink
@@ -96,7 +97,7 @@ func TestEndToEndMail(t *testing.T) {
 // are written to the log, so a reset works with no mail server.
 func TestLogMailer(t *testing.T) {
 	addr := freeAddr(t)
-	srv := startServer(t, map[string]string{"ADDR": addr, "PUBLIC_URL": "http://" + addr})
+	srv := startServer(t, map[string]string{"ADDR": addr, "PUBLIC_URL": localURL(t, addr)})
 	email := e2eEmail()
 	webtest.NewClient(t).SignUp(srv.URL, email, webtest.Password)
 	webtest.WantStatus(t, webtest.NewClient(t).Post(srv.URL+"/password/forgot", url.Values{"email": {email}}), http.StatusOK)

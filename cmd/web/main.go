@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sessionlogin/sessionlogin/internal/auth"
 	"github.com/sessionlogin/sessionlogin/internal/mail"
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/server"
@@ -55,6 +56,17 @@ func exitCode(err error) int {
 	return 1
 }
 
+// newServer is server.New, with a SECRET_KEY that is not the key the
+// database's second factors were sealed with reported as a configError
+// (exit 2): starting would lock every user of an authenticator app out.
+func newServer(ctx context.Context, sc server.Config, logger *slog.Logger) (*server.Server, error) {
+	svc, err := server.New(ctx, sc, logger)
+	if errors.Is(err, auth.ErrWrongSecretKey) {
+		return nil, &configError{Var: "SECRET_KEY", Err: errors.New("not the key this database's second factors were sealed with (restore the old key)")}
+	}
+	return svc, err
+}
+
 // run builds the service from the environment and serves until ctx ends,
 // then shuts down gracefully.
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -70,7 +82,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	sc := cfg.server()
 	sc.SecretKey = key
-	svc, err := server.New(ctx, sc, logger)
+	svc, err := newServer(ctx, sc, logger)
 	if err != nil {
 		return err
 	}

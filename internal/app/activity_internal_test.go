@@ -27,12 +27,46 @@ func TestActivityCursorRoundTrip(t *testing.T) {
 func TestActivityTitle(t *testing.T) {
 	for kind, want := range map[auth.EventKind]string{
 		auth.EventLoginSuccess: "Signed in",
-		"email_changed":        "Email changed",
-		"totp_enabled":         "Totp enabled",
+		"session_cap_reached":  "Session cap reached",
 		"":                     "Security event",
 	} {
 		if got := activityTitle(kind); got != want {
 			t.Errorf("activityTitle(%q) = %q, want %q", kind, got, want)
+		}
+	}
+}
+
+// TestActivityTitlesCoverEvents checks that every event the features
+// record has proper words on the page, not its name.
+func TestActivityTitlesCoverEvents(t *testing.T) {
+	for _, kind := range []auth.EventKind{
+		auth.EventPasswordReset, auth.EventEmailVerified, auth.EventEmailChanged,
+		auth.EventAccountLocked, auth.EventAccountUnlocked,
+		auth.EventSecondFactorRequired, auth.EventCodeFailure, auth.EventCodeReused, auth.EventCodeThrottled,
+		auth.EventTOTPSetupStarted, auth.EventTOTPEnabled, auth.EventTOTPDisabled,
+		auth.EventRecoveryCodeUsed, auth.EventRecoveryCodesRegenerated,
+		auth.EventPasskeyAdded, auth.EventPasskeyRemoved, auth.EventPasskeyFailure, auth.EventPasskeyCloned,
+		auth.EventReauthenticated, auth.EventReauthFailure, auth.EventNotice, auth.EventNoticeFailed,
+	} {
+		if _, ok := activityTitles[kind]; !ok {
+			t.Errorf("%s has no title", kind)
+		}
+	}
+}
+
+// TestActivityDetail checks that a sign-in's method reads as words.
+func TestActivityDetail(t *testing.T) {
+	for _, tt := range []struct {
+		r    auth.AuditRecord
+		want string
+	}{
+		{auth.AuditRecord{Kind: auth.EventLoginSuccess, Detail: "password+totp"}, "With password + authenticator app"},
+		{auth.AuditRecord{Kind: auth.EventLoginSuccess, Detail: "passkey"}, "With passkey"},
+		{auth.AuditRecord{Kind: auth.EventPasskeyAdded, Detail: "MacBook Air"}, "MacBook Air"},
+		{auth.AuditRecord{Kind: auth.EventNotice, Detail: "totp_enabled"}, "totp enabled"},
+	} {
+		if got := activityDetail(tt.r); got != tt.want {
+			t.Errorf("activityDetail(%+v) = %q, want %q", tt.r, got, tt.want)
 		}
 	}
 }

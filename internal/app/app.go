@@ -35,6 +35,9 @@ type Config struct {
 	Recovery *auth.Recovery
 	// Trail is the durable audit log that /account/activity reads.
 	Trail *auth.AuditTrail
+	// Factors is the second-factor logic: authenticator apps, recovery
+	// codes, passkeys.
+	Factors *auth.Factors
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// MetricsAllow are the networks whose clients (as decided after
@@ -54,6 +57,7 @@ type application struct {
 	auth      *auth.Service
 	sessions  *auth.Sessions
 	recovery  *auth.Recovery
+	factors   *auth.Factors
 	metrics   *metrics.Metrics
 	proxies   []netip.Prefix
 	metricsOK []netip.Prefix
@@ -67,8 +71,8 @@ type application struct {
 // New returns the service's HTTP handler. It parses every template first,
 // so a broken template fails start-up rather than a request.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil || cfg.Recovery == nil || cfg.Trail == nil {
-		return nil, fmt.Errorf("app: Logger, Auth, Sessions, Metrics, Recovery and Trail are required")
+	if cfg.Logger == nil || cfg.Auth == nil || cfg.Sessions == nil || cfg.Metrics == nil || cfg.Recovery == nil || cfg.Trail == nil || cfg.Factors == nil {
+		return nil, fmt.Errorf("app: Logger, Auth, Sessions, Metrics, Recovery, Trail and Factors are required")
 	}
 	templates, err := parseTemplates()
 	if err != nil {
@@ -79,6 +83,7 @@ func New(cfg Config) (http.Handler, error) {
 		auth:      cfg.Auth,
 		sessions:  cfg.Sessions,
 		recovery:  cfg.Recovery,
+		factors:   cfg.Factors,
 		metrics:   cfg.Metrics,
 		proxies:   cfg.TrustedProxies,
 		metricsOK: cfg.MetricsAllow,

@@ -62,6 +62,7 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 		SecretKey:          secretkey.Generate(),
 		LoginFailureWindow: 15 * time.Minute,
 		Argon2:             cfg.params,
+		PublicURL:          "http://localhost:4000",
 	}
 	if cfg.store == "redis" {
 		sc.RedisURL = cfg.redisURL

@@ -9,7 +9,8 @@ import (
 )
 
 // formPaths are the forms an anonymous visitor can post.
-var formPaths = []string{"/login", "/signup", "/password/forgot", "/password/reset", "/email/verify", "/email/verify/resend"}
+var formPaths = []string{"/login", "/signup", "/password/forgot", "/password/reset", "/email/verify", "/email/verify/resend",
+	"/login/passkey", "/login/second-factor"}
 
 // FuzzFormPost sends arbitrary bodies to every form handler an anonymous
 // visitor can reach. Whatever the bytes, the answer is a redirect or a 4xx
@@ -29,6 +30,10 @@ func FuzzFormPost(f *testing.F) {
 		";;&&==",
 		"token=" + strings.Repeat("A", 43) + "&new_password=correct+horse+battery+staple",
 		"token=%00&new_password=x",
+		"credential=%7B%22id%22%3A%22AAAA%22%2C%22rawId%22%3A%22AAAA%22%2C%22type%22%3A%22public-key%22%7D&next=%2Faccount",
+		"credential=%7B%22response%22%3A%7B%22clientDataJSON%22%3A%22%25%22%7D%7D",
+		"credential=null&remember=on",
+		"code=123456&recovery_code=abcde-fghij",
 	} {
 		for _, path := range formPaths {
 			f.Add(path, seed)

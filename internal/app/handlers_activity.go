@@ -49,6 +49,28 @@ var activityTitles = map[auth.EventKind]string{
 	auth.EventAccountDeleted:  "Account deleted",
 	auth.EventAccountLocked:   "Account locked",
 	auth.EventAccountUnlocked: "Account unlocked",
+
+	auth.EventPasswordReset: "Password reset through a mailed link",
+	auth.EventEmailVerified: "Email address confirmed",
+	auth.EventEmailChanged:  "Email address changed",
+
+	auth.EventSecondFactorRequired:     "Password accepted, code asked for",
+	auth.EventCodeFailure:              "Wrong authenticator code",
+	auth.EventCodeReused:               "Authenticator code used twice",
+	auth.EventCodeThrottled:            "Code attempts blocked after too many failures",
+	auth.EventTOTPSetupStarted:         "Authenticator app set-up started",
+	auth.EventTOTPEnabled:              "Authenticator app turned on",
+	auth.EventTOTPDisabled:             "Authenticator app turned off",
+	auth.EventRecoveryCodeUsed:         "Recovery code used",
+	auth.EventRecoveryCodesRegenerated: "New recovery codes made",
+	auth.EventPasskeyAdded:             "Passkey added",
+	auth.EventPasskeyRemoved:           "Passkey removed",
+	auth.EventPasskeyFailure:           "Passkey sign-in refused",
+	auth.EventPasskeyCloned:            "Passkey refused: it may have been copied",
+	auth.EventReauthenticated:          "Access confirmed for a sensitive action",
+	auth.EventReauthFailure:            "Failed confirmation of access",
+	auth.EventNotice:                   "Notice sent",
+	auth.EventNoticeFailed:             "Notice could not be sent",
 }
 
 // activityWarnings are the events a user should look at twice.
@@ -56,6 +78,27 @@ var activityWarnings = map[auth.EventKind]bool{
 	auth.EventLoginFailure:   true,
 	auth.EventLoginThrottled: true,
 	auth.EventAccountLocked:  true,
+	auth.EventCodeFailure:    true,
+	auth.EventCodeReused:     true,
+	auth.EventCodeThrottled:  true,
+	auth.EventPasskeyFailure: true,
+	auth.EventPasskeyCloned:  true,
+	auth.EventReauthFailure:  true,
+	auth.EventNoticeFailed:   true,
+}
+
+// activityDetail words an event's Detail: how a sign-in was made, which
+// notice was sent; other details (a passkey's name, "9 left") as they are.
+func activityDetail(r auth.AuditRecord) string {
+	switch r.Kind {
+	case auth.EventLoginSuccess:
+		if m, ok := methodTexts[auth.LoginMethod(r.Detail)]; ok {
+			return "With " + m
+		}
+	case auth.EventNotice, auth.EventNoticeFailed:
+		return strings.ReplaceAll(r.Detail, "_", " ")
+	}
+	return r.Detail
 }
 
 func activityTitle(k auth.EventKind) string {
@@ -75,7 +118,7 @@ func newActivityViews(records []auth.AuditRecord, currentSession string, now tim
 		v := activityEntry{
 			Kind:       string(r.Kind),
 			Title:      activityTitle(r.Kind),
-			Detail:     r.Detail,
+			Detail:     activityDetail(r),
 			Tone:       "info",
 			ByOperator: r.Actor == auth.ActorOperator,
 			IP:         r.IP,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -120,14 +121,29 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 			app.checkEmail(w, r, http.StatusOK, f)
 			return
 		case err == nil:
-			// A second factor would be asked for here, before LogIn.
-			if err := app.sessions.LogIn(r.Context(), login.User, f.Get("remember") == "on", c); err != nil {
+			// Only a right password gets this far, so whether the account
+			// has a second factor changes neither the answer nor the time
+			// of a wrong one. The pending state holds no user id: nothing
+			// protected is reachable before the code.
+			remember := f.Get("remember") == "on"
+			twoFactor, err := app.factors.TOTPEnabled(r.Context(), login.ID)
+			if err != nil {
 				app.serverError(w, r, err)
 				return
 			}
-			app.setDeviceCookie(w, login)
-			app.notifySignIn(r, login.User, login.KnownDevice)
-			http.Redirect(w, r, orDefault(f.Get("next"), "/account"), http.StatusSeeOther)
+			if twoFactor {
+				if err := app.sessions.BeginSecondFactor(r.Context(), login, remember, c); err != nil {
+					app.serverError(w, r, err)
+					return
+				}
+				target := "/login/second-factor"
+				if next := f.Get("next"); next != "" {
+					target += "?next=" + url.QueryEscape(next)
+				}
+				http.Redirect(w, r, target, http.StatusSeeOther)
+				return
+			}
+			app.completeLogin(w, r, login, remember, auth.MethodPassword, c, f.Get("next"))
 			return
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			f.Message = invalidCredentials
@@ -142,6 +158,28 @@ func (app *application) loginPost(w http.ResponseWriter, r *http.Request) {
 	data := app.newTemplateData(r)
 	data.Form = f
 	app.render(w, r, status, "login", data)
+}
+
+// completeLogin signs login's user in once every step is done (password,
+// password and second factor, or passkey), then gives the browser its
+// device cookie, mails the new-device notice when the browser is unknown,
+// and goes to next. With EMAIL_VERIFICATION=required an unverified
+// account is not signed in whatever proved it: it gets the "check your
+// email" page, as at the password step.
+func (app *application) completeLogin(w http.ResponseWriter, r *http.Request, login auth.Login, remember bool,
+	method auth.LoginMethod, c auth.Client, next string) {
+	if app.recovery.VerificationRequired() && !login.User.EmailVerified() {
+		app.sessions.CancelSecondFactor(r.Context())
+		app.checkEmail(w, r, http.StatusOK, newForm(map[string][]string{"email": {login.Email}}))
+		return
+	}
+	if err := app.sessions.LogInWith(r.Context(), login.User, remember, method, c); err != nil {
+		app.serverError(w, r, err)
+		return
+	}
+	app.setDeviceCookie(w, login)
+	app.notifySignIn(r, login.User, login.KnownDevice)
+	http.Redirect(w, r, orDefault(next, "/account"), http.StatusSeeOther)
 }
 
 // throttled reports whether err is a *auth.ThrottledError, and if so sets

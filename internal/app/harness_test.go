@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,6 +83,8 @@ type options struct {
 	noSender bool
 	// mailURL sends this instance's mail elsewhere than the shared sink.
 	mailURL string
+	// clock, when set, is the clock of sessions and factors.
+	clock *clock
 }
 
 // testSecretKey is the SECRET_KEY of test instances; instances on one
@@ -149,6 +152,7 @@ type instance struct {
 	Sessions *auth.Sessions
 	Auth     *auth.Service
 	Sender   *mail.Sender
+	Factors  *auth.Factors
 }
 
 // newInstance starts an app over sh, built by server.New as cmd/web builds
@@ -191,6 +195,7 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		RequireVerification: o.requireVerification,
 		MaxMailsPerAddress:  o.maxMails,
 		MaxMailsPerIP:       o.maxMailsPerIP,
+		Now:                 o.clock.nowFunc(),
 	}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +206,37 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	t.Cleanup(svc.Close)
 	srv := httptest.NewServer(svc.Handler)
 	t.Cleanup(srv.Close)
-	return &instance{Server: srv, Sessions: svc.Sessions, Auth: svc.Auth, Sender: svc.Sender}
+	return &instance{Server: srv, Sessions: svc.Sessions, Auth: svc.Auth, Sender: svc.Sender, Factors: svc.Factors}
+}
+
+// clock is a test clock that moves only when told to.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+// Now returns the clock's time.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock forward by d.
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// nowFunc returns c.Now, or nil (the real clock) for a nil c.
+func (c *clock) nowFunc() func() time.Time {
+	if c == nil {
+		return nil
+	}
+	return c.Now
 }
 
 // publicURL is PUBLIC_URL in tests: links in mails start with it, and

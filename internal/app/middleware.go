@@ -31,7 +31,9 @@ const (
 const maxFormBytes = 64 << 10
 
 // contentSecurityPolicy allows nothing inline and nothing from elsewhere.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; " +
+// The one script (passkeys) is a file of the site; it fetches the WebAuthn
+// options from the site itself (connect-src).
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func (app *application) recoverPanic(next http.Handler) http.Handler {

@@ -20,6 +20,10 @@ var notices = map[string]string{
 	"email-change-sent": "We sent a confirmation link to the new address. Your address changes when you follow it; " +
 		"until then it stays as it is.",
 	"verification-sent": "We sent you a new confirmation link. Earlier links no longer work.",
+	"totp-disabled":     "Two-factor authentication is off. Your recovery codes no longer work.",
+	"passkey-added":     "Your passkey has been added. You can now sign in with it.",
+	"passkey-removed":   "The passkey has been removed.",
+	"login-expired":     "The log-in took too long. Please enter your password again.",
 }
 
 func (app *application) setNotice(w http.ResponseWriter, code string) {

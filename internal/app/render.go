@@ -42,6 +42,12 @@ type templateData struct {
 	Purpose auth.Purpose
 	// AskAgain is where a visitor with a dead link gets a new one.
 	AskAgain string
+	// Second factors. Pointers and slices, so that the page cache never
+	// keeps a page showing them (see newPageKey).
+	Security      *securityView
+	TOTPSetup     *auth.TOTPSetup
+	RecoveryCodes []string
+	Confirm       *confirmView
 }
 
 func (app *application) newTemplateData(r *http.Request) templateData {

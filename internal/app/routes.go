@@ -53,6 +53,10 @@ func (app *application) routes() *chi.Mux {
 		r.Post("/signup", app.signupPost)
 		r.Get("/login", app.loginView)
 		r.Post("/login", app.loginPost)
+		r.Get("/login/second-factor", app.secondFactorView)
+		r.Post("/login/second-factor", app.secondFactorPost)
+		r.Post("/login/passkey/options", app.passkeyLoginOptions)
+		r.Post("/login/passkey", app.passkeyLoginPost)
 		r.Post("/logout", app.logoutPost)
 		r.Get("/password/forgot", app.forgotView)
 		r.Post("/password/forgot", app.forgotPost)
@@ -68,13 +72,34 @@ func (app *application) routes() *chi.Mux {
 			r.Use(app.requireAuthentication)
 
 			r.Get("/account", app.accountView)
-			r.Post("/account/password", app.passwordPost)
-			r.Post("/account/delete", app.accountDeletePost)
-			r.Post("/account/email", app.emailChangePost)
 			r.Get("/account/sessions", app.sessionsView)
-			r.Post("/account/sessions/revoke-others", app.sessionsRevokeOthersPost)
 			r.Post("/account/sessions/{id}/revoke", app.sessionRevokePost)
 			r.Get("/account/activity", app.activityView)
+			r.Get("/account/security", app.securityView)
+			r.Get("/account/totp/qr.png", app.totpQR)
+			r.Post("/account/totp/confirm", app.totpConfirm)
+			r.Get("/confirm-access", app.confirmAccessView)
+			r.Post("/confirm-access", app.confirmAccessPost)
+			r.Post("/confirm-access/passkey/options", app.confirmPasskeyOptions)
+			r.Post("/confirm-access/passkey", app.confirmPasskeyPost)
+
+			// Sensitive actions ("sudo mode"): without an authentication
+			// in the last auth.ReauthWindow, requireRecentAuth sends the
+			// user to /confirm-access, then back to the page named here,
+			// the one that offers the action.
+			r.With(app.requireRecentAuth("/account")).Post("/account/password", app.passwordPost)
+			r.With(app.requireRecentAuth("/account")).Post("/account/delete", app.accountDeletePost)
+			r.With(app.requireRecentAuth("/account")).Post("/account/email", app.emailChangePost)
+			r.With(app.requireRecentAuth("/account/sessions")).Post("/account/sessions/revoke-others", app.sessionsRevokeOthersPost)
+			r.Group(func(r chi.Router) {
+				r.Use(app.requireRecentAuth("/account/security"))
+				r.Post("/account/totp", app.totpBegin)
+				r.Post("/account/totp/disable", app.totpDisable)
+				r.Post("/account/recovery-codes", app.recoveryCodesPost)
+				r.Post("/account/passkeys/options", app.passkeyRegisterOptions)
+				r.Post("/account/passkeys", app.passkeyRegisterPost)
+				r.Post("/account/passkeys/{id}/delete", app.passkeyDelete)
+			})
 		})
 	})
 	return r

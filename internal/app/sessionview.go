@@ -19,6 +19,15 @@ type sessionView struct {
 	CreatedISO  string
 	LastSeenAt  string // "26 Nov 2026, 14:05 UTC", the exact time as a tooltip
 	CreatedAt   string
+	MethodText  string // how it signed in: "password + authenticator app"
+}
+
+// methodTexts say how a session signed in.
+var methodTexts = map[auth.LoginMethod]string{
+	auth.MethodPassword:         "password",
+	auth.MethodPasswordTOTP:     "password + authenticator app",
+	auth.MethodPasswordRecovery: "password + recovery code",
+	auth.MethodPasskey:          "passkey",
 }
 
 func newSessionViews(infos []auth.SessionInfo) []sessionView {
@@ -35,6 +44,7 @@ func newSessionViews(infos []auth.SessionInfo) []sessionView {
 			CreatedISO:  s.Created.UTC().Format(time.RFC3339),
 			LastSeenAt:  s.LastSeen.UTC().Format(exactTime),
 			CreatedAt:   s.Created.UTC().Format(exactTime),
+			MethodText:  methodTexts[s.Method],
 		}
 	}
 	return views

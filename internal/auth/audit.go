@@ -27,6 +27,25 @@ const (
 	EventEmailChanged    EventKind = "email_changed"
 	EventAccountLocked   EventKind = "account_locked"
 	EventAccountUnlocked EventKind = "account_unlocked"
+
+	// Second factors and re-authentication.
+	EventSecondFactorRequired     EventKind = "second_factor_required" // right password, code asked
+	EventCodeFailure              EventKind = "code_failure"
+	EventCodeReused               EventKind = "code_reused"
+	EventCodeThrottled            EventKind = "code_throttled"
+	EventTOTPSetupStarted         EventKind = "totp_setup_started"
+	EventTOTPEnabled              EventKind = "totp_enabled"
+	EventTOTPDisabled             EventKind = "totp_disabled"
+	EventRecoveryCodeUsed         EventKind = "recovery_code_used"
+	EventRecoveryCodesRegenerated EventKind = "recovery_codes_regenerated"
+	EventPasskeyAdded             EventKind = "passkey_added"
+	EventPasskeyRemoved           EventKind = "passkey_removed"
+	EventPasskeyFailure           EventKind = "passkey_failure"
+	EventPasskeyCloned            EventKind = "passkey_cloned" // counter went back: login refused
+	EventReauthenticated          EventKind = "reauthenticated"
+	EventReauthFailure            EventKind = "reauth_failure"
+	EventNotice                   EventKind = "notice"        // a notice for the user (Detail: its kind)
+	EventNoticeFailed             EventKind = "notice_failed" // the notice could not be queued
 )
 
 // Actor says who caused an event: the account's user (through the site)
@@ -66,8 +85,8 @@ type Event struct {
 	IP        string
 	UserAgent string
 	SessionID string
-	// Detail qualifies the event in a few words ("account locked" for a
-	// refused login); empty for most.
+	// Detail qualifies the event: how a login was made ("passkey"), a
+	// passkey's name, a notice's kind. Never a secret.
 	Detail string
 }
 
@@ -104,7 +123,9 @@ func NewAuditLog(l *slog.Logger) *AuditLog {
 // Record logs e at info level (warn for failures and throttling).
 func (a *AuditLog) Record(ctx context.Context, e Event) {
 	level := slog.LevelInfo
-	if e.Kind == EventLoginFailure || e.Kind == EventLoginThrottled {
+	switch e.Kind {
+	case EventLoginFailure, EventLoginThrottled, EventCodeFailure, EventCodeReused, EventCodeThrottled,
+		EventPasskeyFailure, EventPasskeyCloned, EventReauthFailure, EventNoticeFailed:
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{

@@ -114,6 +114,19 @@ func (s *Service) Authenticate(ctx context.Context, email, password string, c Cl
 	return Login{User: u, KnownDevice: device != "", DeviceCookie: s.throttle.devices.add(c.Device, email)}, nil
 }
 
+// DeviceLogin returns the Login of user signed in without a password (a
+// passkey): whether the browser is a known device for the account, and the
+// device cookie naming it one from now on, as Authenticate does after a
+// right password.
+func (s *Service) DeviceLogin(user User, c Client) Login {
+	email := NormalizeEmail(user.Email)
+	return Login{
+		User:         user,
+		KnownDevice:  s.throttle.devices.id(c.Device, email) != "",
+		DeviceCookie: s.throttle.devices.add(c.Device, email),
+	}
+}
+
 // attempt checks password against the account of a.Email under the login
 // throttle. Whether the password is right is looked at only by the
 // throttle's last step, which decides both answers alike (see Throttle):

@@ -19,6 +19,37 @@ const (
 	keyUserID    = "uid"
 	keySessionID = "sid"  // opaque registry id of this session
 	keySeen      = "seen" // unix seconds of the last registry touch
+	keyAuthAt    = "auth" // unix seconds of the last authentication (sudo mode)
+
+	// The pending state between a right password and the second factor.
+	// It holds no keyUserID: nothing protected is reachable from it.
+	keyPendingUser     = "p_uid"
+	keyPendingAt       = "p_at"
+	keyPendingRemember = "p_rem"
+	keyPendingKnown    = "p_known"
+	keyPendingDevice   = "p_dev"
+
+	// keyCeremony prefixes the state of a WebAuthn ceremony under way.
+	keyCeremony = "wa_"
+)
+
+// PendingWindow is how long the second step of a login may take after the
+// right password.
+const PendingWindow = 5 * time.Minute
+
+// ReauthWindow is how recent an authentication must be for a sensitive
+// action (changing the password, switching 2FA off, …).
+const ReauthWindow = 10 * time.Minute
+
+// LoginMethod says how a session signed in; the sessions page shows it.
+type LoginMethod string
+
+// The ways to sign in.
+const (
+	MethodPassword         LoginMethod = "password"
+	MethodPasswordTOTP     LoginMethod = "password+totp"
+	MethodPasswordRecovery LoginMethod = "password+recovery"
+	MethodPasskey          LoginMethod = "passkey"
 )
 
 // defaultTouchInterval is how often a session's last-seen time is written
@@ -43,6 +74,7 @@ type RegistryEntry struct {
 	IP        string
 	UserAgent string
 	Remember  bool
+	Method    string // a LoginMethod; empty for sessions older than the field
 }
 
 // Registry indexes live sessions by user, so that listing or ending a
@@ -83,6 +115,9 @@ type SessionConfig struct {
 	// TouchInterval is how often a session's last-seen time is recorded;
 	// zero means one minute.
 	TouchInterval time.Duration
+	// Now is the clock of the pending and re-authentication windows and of
+	// the registry; nil means time.Now. Tests move it forward.
+	Now func() time.Time
 }
 
 // SessionInfo is one of a user's live sessions, as shown to the user.
@@ -93,6 +128,7 @@ type SessionInfo struct {
 	IP        string
 	UserAgent string
 	Remember  bool
+	Method    LoginMethod
 	Current   bool
 }
 
@@ -101,9 +137,9 @@ type SessionInfo struct {
 // LogOut destroys the session in the store and expires the cookie, and the
 // registry is kept in step with both.
 //
-// A future second factor fits between Service.Authenticate and LogIn: a
-// handler would renew the token and keep a pending user id (a new method
-// here) until the second step succeeds, then call LogIn.
+// A second factor fits between Service.Authenticate and LogIn:
+// BeginSecondFactor renews the token into a pending state that holds no
+// user id, and LogInWith signs the user in once the second step succeeds.
 type Sessions struct {
 	sm       *scs.SessionManager
 	store    SessionStore
@@ -140,7 +176,11 @@ func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg Sessi
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = defaultTouchInterval
 	}
-	return &Sessions{sm: sm, store: store, registry: registry, audit: audit, cfg: cfg, now: time.Now}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Sessions{sm: sm, store: store, registry: registry, audit: audit, cfg: cfg, now: now}
 }
 
 // LoadAndSave is SCS's middleware: it loads the session named by the
@@ -189,6 +229,12 @@ func unavailable(op string, err error) error {
 // token planted before login is worthless), then the user id. remember picks
 // a persistent cookie and the longer lifetime.
 func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client) error {
+	return s.LogInWith(ctx, user, remember, MethodPassword, c)
+}
+
+// LogInWith is LogIn recording how the user signed in. A login is an
+// authentication: sensitive actions need none for ReauthWindow.
+func (s *Sessions) LogInWith(ctx context.Context, user User, remember bool, method LoginMethod, c Client) error {
 	if err := s.sm.RenewToken(ctx); err != nil {
 		return unavailable("renew token", err)
 	}
@@ -206,7 +252,7 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 	id := newSessionID()
 	entry := RegistryEntry{
 		ID: id, StoreKey: storeKey(s.sm.Token(ctx)), Created: now, LastSeen: now,
-		IP: c.IP, UserAgent: c.UserAgent, Remember: remember,
+		IP: c.IP, UserAgent: c.UserAgent, Remember: remember, Method: string(method),
 	}
 	n, err := s.registry.Add(ctx, user.ID, entry, max(s.cfg.Lifetime, s.cfg.RememberLifetime))
 	if err != nil {
@@ -220,8 +266,107 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 	s.sm.Put(ctx, keyUserID, user.ID)
 	s.sm.Put(ctx, keySessionID, id)
 	s.sm.Put(ctx, keySeen, now.Unix())
-	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, UserAgent: c.UserAgent, SessionID: id})
+	s.sm.Put(ctx, keyAuthAt, now.Unix())
+	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, UserAgent: c.UserAgent, SessionID: id, Detail: string(method)})
 	return nil
+}
+
+// BeginSecondFactor starts the second step of a login after a right
+// password: a new token, whose session holds only the pending user, the
+// time and the remember-me choice; UserID stays false. The caller calls
+// LogInWith once the second factor is right. The device facts of the
+// password step (known device, device cookie) wait with it, so that the
+// completed login gives the cookie and the notice as a one-step login does.
+func (s *Sessions) BeginSecondFactor(ctx context.Context, login Login, remember bool, c Client) error {
+	user := login.User
+	if err := s.sm.RenewToken(ctx); err != nil {
+		return unavailable("renew token", err)
+	}
+	if err := s.sm.Clear(ctx); err != nil {
+		return unavailable("clear session", err)
+	}
+	s.sm.Put(ctx, keyPendingUser, user.ID)
+	s.sm.Put(ctx, keyPendingAt, s.now().Unix())
+	s.sm.Put(ctx, keyPendingRemember, remember)
+	s.sm.Put(ctx, keyPendingKnown, login.KnownDevice)
+	s.sm.Put(ctx, keyPendingDevice, login.DeviceCookie)
+	s.audit.Record(ctx, Event{Kind: EventSecondFactorRequired, UserID: user.ID, IP: c.IP, UserAgent: c.UserAgent})
+	return nil
+}
+
+// PendingLogin is a login waiting for its second factor.
+type PendingLogin struct {
+	UserID   int64
+	Remember bool
+	// KnownDevice and DeviceCookie are those of the password step's Login.
+	KnownDevice  bool
+	DeviceCookie string
+}
+
+// PendingSecondFactor returns the login waiting for its second factor on
+// this session, if one began within PendingWindow; an expired one is
+// dropped.
+func (s *Sessions) PendingSecondFactor(ctx context.Context) (PendingLogin, bool) {
+	uid := s.sm.GetInt64(ctx, keyPendingUser)
+	if uid == 0 {
+		return PendingLogin{}, false
+	}
+	at := time.Unix(s.sm.GetInt64(ctx, keyPendingAt), 0)
+	if age := s.now().Sub(at); age < 0 || age > PendingWindow {
+		s.CancelSecondFactor(ctx)
+		return PendingLogin{}, false
+	}
+	return PendingLogin{
+		UserID:       uid,
+		Remember:     s.sm.GetBool(ctx, keyPendingRemember),
+		KnownDevice:  s.sm.GetBool(ctx, keyPendingKnown),
+		DeviceCookie: s.sm.GetString(ctx, keyPendingDevice),
+	}, true
+}
+
+// CancelSecondFactor drops the pending login, if any.
+func (s *Sessions) CancelSecondFactor(ctx context.Context) {
+	for _, k := range []string{keyPendingUser, keyPendingAt, keyPendingRemember, keyPendingKnown, keyPendingDevice} {
+		s.sm.Remove(ctx, k)
+	}
+}
+
+// Reauthenticated records that the signed-in user has just proved who they
+// are again (password, code or passkey): sensitive actions are allowed for
+// ReauthWindow.
+func (s *Sessions) Reauthenticated(ctx context.Context, c Client) {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return
+	}
+	s.sm.Put(ctx, keyAuthAt, s.now().Unix())
+	s.audit.Record(ctx, Event{Kind: EventReauthenticated, UserID: uid, IP: c.IP, UserAgent: c.UserAgent, SessionID: s.SessionID(ctx)})
+}
+
+// RecentlyAuthenticated reports whether the signed-in user signed in or
+// re-authenticated within ReauthWindow.
+func (s *Sessions) RecentlyAuthenticated(ctx context.Context) bool {
+	if _, ok := s.UserID(ctx); !ok {
+		return false
+	}
+	at := s.sm.GetInt64(ctx, keyAuthAt)
+	if at == 0 {
+		return false
+	}
+	age := s.now().Sub(time.Unix(at, 0))
+	return age >= 0 && age <= ReauthWindow
+}
+
+// PutCeremony keeps the server side of a WebAuthn ceremony (kind names it:
+// "login", "register", "reauth") until TakeCeremony.
+func (s *Sessions) PutCeremony(ctx context.Context, kind string, state []byte) {
+	s.sm.Put(ctx, keyCeremony+kind, state)
+}
+
+// TakeCeremony returns and forgets the state of the ceremony kind: each is
+// answered once.
+func (s *Sessions) TakeCeremony(ctx context.Context, kind string) []byte {
+	return s.sm.PopBytes(ctx, keyCeremony+kind)
 }
 
 // LogOut ends this request's session: deleted from the store (for good: see
@@ -385,7 +530,7 @@ func (s *Sessions) list(ctx context.Context, userID int64, current string) ([]Se
 	for _, e := range entries {
 		infos = append(infos, SessionInfo{
 			ID: e.ID, Created: e.Created, LastSeen: e.LastSeen, IP: e.IP,
-			UserAgent: e.UserAgent, Remember: e.Remember, Current: e.ID == current,
+			UserAgent: e.UserAgent, Remember: e.Remember, Method: LoginMethod(e.Method), Current: e.ID == current,
 		})
 	}
 	slices.SortFunc(infos, func(a, b SessionInfo) int {

@@ -141,6 +141,54 @@ func words(m auth.Mail) (content, error) {
 			Action:  "Review your sessions", Link: d[auth.DataSessions],
 			NotYou: "end that session on your sessions page and reset your password, which signs out every session:", NotYouLink: d[auth.DataForgot],
 		}, need(auth.DataWhen, auth.DataSessions, auth.DataForgot)
+	case auth.MailTOTPEnabled:
+		return factorNotice(d, "Two-step login is on for your "+Product+" account",
+				"An authenticator app was set up on your "+Product+" account: from now on, logging in with the password also asks for a code from the app.",
+				"someone knows your password. Reset it now, which signs out every session, then review your security settings:"),
+			need(auth.DataWhen, auth.DataSecurity, auth.DataForgot)
+	case auth.MailTOTPDisabled:
+		return factorNotice(d, "Two-step login is off for your "+Product+" account",
+				"The authenticator app of your "+Product+" account was switched off, and its recovery codes no longer work: logging in now takes the password alone.",
+				"someone may control your account. Reset your password now, which signs out every session, then set up the authenticator app again:"),
+			need(auth.DataWhen, auth.DataSecurity, auth.DataForgot)
+	case auth.MailPasskeyAdded:
+		ct := factorNotice(d, "A passkey was added to your "+Product+" account",
+			"A passkey was added to your "+Product+" account. It can sign in to the account without the password.",
+			"someone may control your account. Remove the passkey on your security page and reset your password, which signs out every session:")
+		ct.Details = append([]detail{{"Passkey", d[auth.DataName]}}, ct.Details...)
+		return ct, need(auth.DataWhen, auth.DataName, auth.DataSecurity, auth.DataForgot)
+	case auth.MailPasskeyRemoved:
+		ct := factorNotice(d, "A passkey was removed from your "+Product+" account",
+			"A passkey was removed from your "+Product+" account. It can no longer sign in to it.",
+			"someone may control your account. Reset your password now, which signs out every session, then review your security settings:")
+		ct.Details = append([]detail{{"Passkey", d[auth.DataName]}}, ct.Details...)
+		return ct, need(auth.DataWhen, auth.DataName, auth.DataSecurity, auth.DataForgot)
+	case auth.MailRecoveryCodeUsed:
+		ct := factorNotice(d, "A recovery code was used on your "+Product+" account",
+			"Someone logged in to your "+Product+" account with the password and one of its recovery codes instead of a code from the authenticator app. Each code works once.",
+			"someone knows your password and has your recovery codes. Reset your password now, which signs out every session, then make new recovery codes:")
+		if left := d[auth.DataLeft]; left != "" {
+			ct.Details = append(ct.Details, detail{"Recovery codes left", left})
+		}
+		return ct, need(auth.DataWhen, auth.DataSecurity, auth.DataForgot)
 	}
 	return content{}, fmt.Errorf("unknown mail kind %q", m.Kind)
+}
+
+// factorNotice is the common shape of the second-factor notices: what
+// changed, when and from where, a link to the security page, and what to
+// do if it was not the account's owner.
+func factorNotice(d map[string]string, subject, intro, notYou string) content {
+	ct := content{
+		Subject: subject,
+		Intro:   []string{intro},
+		Details: []detail{{"When", d[auth.DataWhen]}},
+		Action:  "Review your security settings", Link: d[auth.DataSecurity],
+		NotYou: notYou, NotYouLink: d[auth.DataForgot],
+	}
+	// An operator's change (bin/web admin) comes from no IP address.
+	if ip := d[auth.DataIP]; ip != "" {
+		ct.Details = append(ct.Details, detail{"IP address", ip})
+	}
+	return ct
 }

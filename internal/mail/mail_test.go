@@ -72,6 +72,7 @@ func fullData() map[string]string {
 		auth.DataForgot: "https://example.com/password/forgot", auth.DataLogin: "https://example.com/login",
 		auth.DataSessions: "https://example.com/account/sessions", auth.DataEmail: "new@example.com",
 		auth.DataWhen: "Monday 7 December 2026, 06:00 UTC", auth.DataDevice: "Firefox on Linux", auth.DataIP: "192.0.2.1",
+		auth.DataSecurity: "https://example.com/account/security", auth.DataName: "MacBook Air", auth.DataLeft: "9",
 	}
 }
 

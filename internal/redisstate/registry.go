@@ -33,10 +33,11 @@ type storedEntry struct {
 	IP        string `json:"ip"`
 	UserAgent string `json:"ua"`
 	Remember  bool   `json:"r,omitempty"`
+	Method    string `json:"m,omitempty"`
 }
 
 func encodeEntry(e auth.RegistryEntry) ([]byte, error) {
-	return json.Marshal(storedEntry{StoreKey: e.StoreKey, Created: e.Created.UnixMilli(), IP: e.IP, UserAgent: e.UserAgent, Remember: e.Remember})
+	return json.Marshal(storedEntry{StoreKey: e.StoreKey, Created: e.Created.UnixMilli(), IP: e.IP, UserAgent: e.UserAgent, Remember: e.Remember, Method: e.Method})
 }
 
 func (r *Registry) key(userID int64) string {
@@ -130,7 +131,7 @@ func (r *Registry) List(ctx context.Context, userID int64) ([]auth.RegistryEntry
 		}
 		e := auth.RegistryEntry{
 			ID: id, StoreKey: s.StoreKey, Created: time.UnixMilli(s.Created),
-			IP: s.IP, UserAgent: s.UserAgent, Remember: s.Remember,
+			IP: s.IP, UserAgent: s.UserAgent, Remember: s.Remember, Method: s.Method,
 		}
 		e.LastSeen = e.Created
 		if ms, err := strconv.ParseInt(m[id+seenSuffix], 10, 64); err == nil {

@@ -87,6 +87,9 @@ type Config struct {
 	// WrapUsers, when set, wraps the account store, so that a test can
 	// hold or count the service's database calls.
 	WrapUsers func(auth.UserStore) auth.UserStore
+	// Now, when set, is the clock of sessions and second factors (tests
+	// move it); nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is the built service.
@@ -100,6 +103,9 @@ type Server struct {
 	Auth     *auth.Service
 	Sessions *auth.Sessions
 	Recovery *auth.Recovery
+	// Factors is the second-factor logic (authenticator apps, recovery
+	// codes, passkeys); its notices are mailed through the outbox.
+	Factors *auth.Factors
 	// Trail is the durable audit log (audit_events); the caller prunes it
 	// with Trail.PruneEvery.
 	Trail *auth.AuditTrail
@@ -169,6 +175,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		RememberLifetime: cfg.RememberLifetime,
 		Codec:            sessionstore.Codec{},
 		TouchInterval:    cfg.TouchInterval,
+		Now:              cfg.Now,
 	})
 	if cfg.Mail.Scheme == "" {
 		cfg.Mail.Scheme = mail.SchemeLog
@@ -186,11 +193,30 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		MaxMailsPerIP:       cfg.MaxMailsPerIP,
 		Observer:            s.Sender,
 	})
+	// Secrets of authenticator apps are sealed, and recovery codes hashed,
+	// with keys derived from SECRET_KEY; each notice is a mail queued in
+	// the outbox (Recovery.Notify).
+	s.Factors, err = auth.NewFactors(auth.FactorsConfig{
+		Users: users, Store: s.DB,
+		SealKey: cfg.SecretKey.Derive("totp"), HashKey: cfg.SecretKey.Derive("recovery-codes"),
+		PublicURL: cfg.PublicURL, Issuer: "Sessionlogin",
+		Counter: s.State.Counter, MaxFailures: cfg.LoginMaxFailures, Window: cfg.LoginFailureWindow,
+		Audit: audit, Notifier: s.Recovery, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A wrong SECRET_KEY stops start-up (auth.ErrWrongSecretKey) rather
+	// than every login of an authenticator app's user.
+	if err := s.Factors.CheckKey(ctx); err != nil {
+		return nil, fmt.Errorf("secret key check: %w", err)
+	}
 	s.Handler, err = app.New(app.Config{
 		Logger:         logger,
 		Auth:           s.Auth,
 		Sessions:       s.Sessions,
 		Recovery:       s.Recovery,
+		Factors:        s.Factors,
 		Trail:          s.Trail,
 		Metrics:        m,
 		TrustedProxies: cfg.TrustedProxies,

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,7 @@ func config(t *testing.T, store string) server.Config {
 		LoginFailureWindow: 15 * time.Minute,
 		Argon2:             auth.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
 		MetricsAllow:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		PublicURL:          "http://localhost:4000",
 	}
 	if store == "redis" {
 		cfg.RedisURL = testenv.RedisURL(t)
@@ -92,4 +94,27 @@ func TestOpenStateUnknownStore(t *testing.T) {
 	if _, err := server.OpenState(t.Context(), server.Config{SessionStore: "memcached"}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("OpenState(memcached): got nil, want an error")
 	}
+}
+
+// TestNewRefusesAnotherSecretKey checks that New refuses a database whose
+// second factors were sealed under another SECRET_KEY, with
+// auth.ErrWrongSecretKey (cmd/web exits 2 on it), and accepts the right
+// key again.
+func TestNewRefusesAnotherSecretKey(t *testing.T) {
+	cfg := config(t, "memory")
+	svc, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	svc.Close()
+	other := cfg
+	other.SecretKey = secretkey.Generate()
+	if _, err := server.New(t.Context(), other, slog.New(slog.DiscardHandler)); !errors.Is(err, auth.ErrWrongSecretKey) {
+		t.Fatalf("New with another key: got %v, want ErrWrongSecretKey", err)
+	}
+	svc, err = server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("New with the first key again: %v", err)
+	}
+	svc.Close()
 }

@@ -31,7 +31,7 @@ func entry(id string, created time.Time) auth.RegistryEntry {
 
 func sameEntry(a, b auth.RegistryEntry) bool {
 	return a.ID == b.ID && a.StoreKey == b.StoreKey && a.Created.Equal(b.Created) &&
-		a.LastSeen.Equal(b.LastSeen) && a.IP == b.IP && a.UserAgent == b.UserAgent && a.Remember == b.Remember
+		a.LastSeen.Equal(b.LastSeen) && a.IP == b.IP && a.UserAgent == b.UserAgent && a.Remember == b.Remember && a.Method == b.Method
 }
 
 func list(t *testing.T, r auth.Registry, userID int64) []auth.RegistryEntry {
@@ -97,7 +97,7 @@ func Registry(t *testing.T, newRegistry func(t *testing.T) auth.Registry) {
 		r := newRegistry(t)
 		e := auth.RegistryEntry{
 			ID: "id-1", StoreKey: "c3RvcmUta2V5", Created: created, LastSeen: created.Add(time.Minute),
-			IP: "2001:db8::1", UserAgent: `Mozilla/5.0 "quoted" ünïcode`, Remember: true,
+			IP: "2001:db8::1", UserAgent: `Mozilla/5.0 "quoted" ünïcode`, Remember: true, Method: "passkey",
 		}
 		add(t, r, 7, e)
 		wantEntries(t, r, 7, e)

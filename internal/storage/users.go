@@ -136,6 +136,16 @@ func (d *DB) SetLockedAt(ctx context.Context, id int64, at time.Time) error {
 	return expectOne(res, err)
 }
 
+// MarkEmailVerified marks account id's current address verified as of at,
+// unless it was already (the first confirmation's time stays).
+func (d *DB) MarkEmailVerified(ctx context.Context, id int64, at time.Time) error {
+	defer d.accountsChanged()
+	res, err := d.db.ExecContext(ctx,
+		`UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1), updated_at = $2 WHERE id = $3`,
+		d.timeArg(at), d.timeArg(time.Now()), id)
+	return expectOne(res, err)
+}
+
 // Users returns up to limit accounts with an id above afterID, in id
 // order, whose email contains query (case-insensitively; "" matches all).
 // Pages are keyed on the id, so listing a large table costs no offset scan.
