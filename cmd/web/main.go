@@ -81,7 +81,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	sessions := auth.NewSessions(store, state.registry, audit, auth.SessionConfig{
+	sessions := auth.NewSessions(store, state.registry, db, audit, auth.SessionConfig{
 		CookieName:       cfg.CookieName,
 		Secure:           cfg.CookieSecure,
 		Lifetime:         cfg.Lifetime,

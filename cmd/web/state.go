@@ -28,18 +28,18 @@ func openState(cfg config, m *metrics.Metrics) (sessionState, error) {
 			return sessionState{}, fmt.Errorf("redis: %w", err)
 		}
 		m.WatchRedisPool(pool)
-		prefix := cfg.RedisKeyPrefix
+		b := redisstate.NewSessionBackend(pool, cfg.RedisKeyPrefix)
 		return sessionState{
-			backend:  redisstate.NewSessionBackend(pool, prefix),
-			registry: redisstate.NewRegistry(pool, prefix),
-			counter:  redisstate.NewCounter(pool, prefix),
+			backend:  b,
+			registry: redisstate.NewRegistry(b, sessionstore.TombstoneTTL),
+			counter:  redisstate.NewCounter(pool, cfg.RedisKeyPrefix),
 			close:    func() { _ = pool.Close() },
 		}, nil
 	default:
 		b := memstate.NewSessionBackend()
 		return sessionState{
 			backend:  b,
-			registry: memstate.NewRegistry(),
+			registry: memstate.NewRegistry(b, sessionstore.TombstoneTTL),
 			counter:  memstate.NewCounter(memstate.DefaultCounterCapacity),
 			close:    b.Close,
 		}, nil

@@ -72,13 +72,13 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 		}
 		tb.Cleanup(func() { pool.Close() })
 		prefix := testenv.RedisPrefix(tb, cfg.redisURL)
-		backend = redisstate.NewSessionBackend(pool, prefix)
-		registry = redisstate.NewRegistry(pool, prefix)
+		b := redisstate.NewSessionBackend(pool, prefix)
+		backend, registry = b, redisstate.NewRegistry(b, sessionstore.TombstoneTTL)
 		counter = redisstate.NewCounter(pool, prefix)
 	default:
 		b := memstate.NewSessionBackend()
 		tb.Cleanup(b.Close)
-		backend, registry, counter = b, memstate.NewRegistry(), memstate.NewCounter(memstate.DefaultCounterCapacity)
+		backend, registry, counter = b, memstate.NewRegistry(b, sessionstore.TombstoneTTL), memstate.NewCounter(memstate.DefaultCounterCapacity)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	store := sessionstore.New(backend, 30*time.Minute, m)
@@ -88,7 +88,7 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sessions := auth.NewSessions(store, registry, audit, auth.SessionConfig{
+	sessions := auth.NewSessions(store, registry, db, audit, auth.SessionConfig{
 		CookieName: "sid", Secure: true, Lifetime: 12 * time.Hour, RememberLifetime: 720 * time.Hour,
 		Codec: sessionstore.Codec{}, TouchInterval: cfg.touchInterval,
 	})

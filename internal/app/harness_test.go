@@ -63,6 +63,8 @@ type options struct {
 	// wrapBackend, when set, wraps the session back-end, so that a test can
 	// watch what reaches the store.
 	wrapBackend func(sessionstore.Backend) sessionstore.Backend
+	// maxSessions is auth.SessionConfig.MaxSessions.
+	maxSessions int
 }
 
 func (o *options) defaults() {
@@ -112,7 +114,7 @@ func newShared(t testing.TB, store string) *shared {
 	default:
 		s.memory = memstate.NewSessionBackend()
 		t.Cleanup(s.memory.Close)
-		s.registry = memstate.NewRegistry()
+		s.registry = memstate.NewRegistry(s.memory, sessionstore.TombstoneTTL)
 		s.counter = memstate.NewCounter(1000)
 	}
 	return s
@@ -135,8 +137,8 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		counter  auth.Counter
 	)
 	if sh.store == "redis" {
-		backend = redisstate.NewSessionBackend(sh.pool, sh.prefix)
-		registry = redisstate.NewRegistry(sh.pool, sh.prefix)
+		b := redisstate.NewSessionBackend(sh.pool, sh.prefix)
+		backend, registry = b, redisstate.NewRegistry(b, sessionstore.TombstoneTTL)
 		counter = redisstate.NewCounter(sh.pool, sh.prefix)
 	} else {
 		backend, registry, counter = sh.memory, sh.registry, sh.counter
@@ -153,9 +155,9 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := auth.NewSessions(store, registry, audit, auth.SessionConfig{
+	sessions := auth.NewSessions(store, registry, sh.db, audit, auth.SessionConfig{
 		CookieName: "sid", Secure: true, Lifetime: o.lifetime, RememberLifetime: o.rememberLifetime,
-		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval,
+		Codec: sessionstore.Codec{}, TouchInterval: o.touchInterval, MaxSessions: o.maxSessions,
 	})
 	var proxies []netip.Prefix
 	for _, p := range strings.Split(o.trustedProxies, ",") {

@@ -212,7 +212,8 @@ func (app *application) sessionError(w http.ResponseWriter, r *http.Request, err
 }
 
 // authenticate loads the signed-in user, if any, for this request. A
-// session whose user no longer exists is ended.
+// session whose user no longer exists, or that a password change or "end
+// all sessions" ended (its generation is old), is ended.
 func (app *application) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		uid, ok := app.sessions.UserID(r.Context())
@@ -231,6 +232,15 @@ func (app *application) authenticate(next http.Handler) http.Handler {
 			return
 		case err != nil:
 			app.serverError(w, r, err)
+			return
+		}
+		// A session of an older generation was ended by a password change
+		// or "end all sessions", even one the registry had lost.
+		if valid, err := app.sessions.Verify(r.Context(), user); err != nil {
+			app.serverError(w, r, err)
+			return
+		} else if !valid {
+			next.ServeHTTP(w, r)
 			return
 		}
 		if err := app.sessions.Touch(r.Context()); err != nil {

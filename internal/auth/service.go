@@ -136,10 +136,15 @@ func (s *Service) verify(ctx context.Context, email, password string) (User, err
 	}
 	if rehash {
 		if h, err := s.hasher.Hash(ctx, password); err == nil {
-			if err := s.users.UpdatePasswordHash(ctx, u.ID, h); err != nil {
+			// Not UpdatePasswordHash: the password is the same, so the
+			// user's sessions stay; and a change that landed meanwhile wins.
+			ok, err := s.users.UpgradePasswordHash(ctx, u.ID, u.PasswordHash, h)
+			if err != nil {
 				return User{}, err
 			}
-			u.PasswordHash = h
+			if ok {
+				u.PasswordHash = h
+			}
 		}
 	}
 	return u, nil
@@ -161,28 +166,30 @@ func (s *Service) checkPassword(ctx context.Context, id int64, password string, 
 }
 
 // ChangePassword replaces the password of user id after checking the
-// current one (ErrInvalidCredentials when wrong). The caller ends the user's
-// other sessions and renews this one.
-func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string, c Client) error {
+// current one (ErrInvalidCredentials when wrong). Every session of the user
+// ends with it; it returns the user's new session generation, to which the
+// caller carries the current session over (Sessions.PasswordChanged).
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string, c Client) (int64, error) {
 	if utf8.RuneCountInString(next) > MaxPasswordLength {
-		return ErrPasswordTooLong
+		return 0, ErrPasswordTooLong
 	}
 	u, err := s.checkPassword(ctx, id, current, c)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := CheckPassword(next, u.Email); err != nil {
-		return err
+		return 0, err
 	}
 	hash, err := s.hasher.Hash(ctx, next)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if err := s.users.UpdatePasswordHash(ctx, id, hash); err != nil {
-		return err
+	gen, err := s.users.UpdatePasswordHash(ctx, id, hash)
+	if err != nil {
+		return 0, err
 	}
 	s.audit.Record(ctx, Event{Kind: EventPasswordChanged, UserID: id, IP: c.IP})
-	return nil
+	return gen, nil
 }
 
 // DeleteAccount removes user id after checking the password. The caller

@@ -14,11 +14,13 @@ import (
 )
 
 // Session keys. Handlers never touch them: they call Sessions' methods, so
-// that nobody can sign a user in without renewing the token first.
+// that nobody can sign a user in without renewing the token first. They are
+// one letter long because every byte is stored once per live session.
 const (
-	keyUserID    = "uid"
-	keySessionID = "sid"  // opaque registry id of this session
-	keySeen      = "seen" // unix seconds of the last registry touch
+	keyUserID    = "u"
+	keySessionID = "i" // opaque registry id of this session
+	keySeen      = "t" // unix seconds of the last registry touch
+	keyGen       = "g" // the user's session generation at login
 )
 
 // defaultTouchInterval is how often a session's last-seen time is written
@@ -26,13 +28,14 @@ const (
 // enough that a page view costs no write.
 const defaultTouchInterval = time.Minute
 
-// pruneAbove is the registry size from which a login first drops entries of
-// sessions that ended on their own (idle or absolute expiry).
-const pruneAbove = 32
+// DefaultMaxSessions is how many live sessions a user may have when
+// SessionConfig.MaxSessions is zero.
+const DefaultMaxSessions = 100
 
-// registryGrace is how long a new entry counts as alive without its session
-// in the store: longer than any request takes to save its session.
-const registryGrace = time.Minute
+// RegistryGrace is how long a new entry counts as alive without its session
+// in the store: a session is registered before its request saves it, and
+// no request takes this long.
+const RegistryGrace = time.Minute
 
 // RegistryEntry describes one signed-in session in the per-user registry.
 type RegistryEntry struct {
@@ -47,27 +50,41 @@ type RegistryEntry struct {
 
 // Registry indexes live sessions by user, so that listing or ending a
 // user's sessions costs O(that user's sessions), never a scan of the store.
+// It ends sessions itself (deleted from the store for good, as
+// sessionstore does) so that a login or a logout is one step.
 type Registry interface {
-	// Add inserts or replaces e under userID, keeps the user's index for at
-	// least ttl, and returns how many entries the user now has.
-	Add(ctx context.Context, userID int64, e RegistryEntry, ttl time.Duration) (int, error)
-	// Replace overwrites entry e.ID with e, atomically, only if the entry
+	// Add inserts e under userID and keeps the user's index for at least
+	// ttl. In the same step it drops entries of the user's oldest sessions
+	// that are gone from the store (older than RegistryGrace), and while
+	// the user has more than limit entries it ends the oldest session
+	// other than e. It returns the ids of the sessions it ended.
+	Add(ctx context.Context, userID int64, e RegistryEntry, ttl time.Duration, limit int) ([]string, error)
+	// Rekey points entry id at storeKey, atomically, only if the entry
 	// still exists, and reports whether it did.
-	Replace(ctx context.Context, userID int64, e RegistryEntry) (bool, error)
+	Rekey(ctx context.Context, userID int64, id, storeKey string) (bool, error)
 	// Touch sets the last-seen time of entry id.
 	Touch(ctx context.Context, userID int64, id string, seen time.Time) error
 	// List returns the user's entries, in no particular order.
 	List(ctx context.Context, userID int64) ([]RegistryEntry, error)
+	// End deletes the sessions of entries from the store for good and
+	// removes the entries, in one step. Only ID and StoreKey are read.
+	End(ctx context.Context, userID int64, entries ...RegistryEntry) error
 	// Remove deletes entries; unknown ids are ignored.
 	Remove(ctx context.Context, userID int64, ids ...string) error
 }
 
-// SessionStore is the session store: an scs.Store that can also tell which
-// keys are still alive, and whether it answers at all.
+// SessionStore is the session store: an scs.CtxStore that can also tell
+// which keys are still alive, and whether it answers at all.
 type SessionStore interface {
-	scs.Store
+	scs.CtxStore
 	Alive(ctx context.Context, keys ...string) ([]bool, error)
 	Ping(ctx context.Context) error
+}
+
+// Generations moves a user's session generation on (see User.SessionGen).
+// UserStore has it; Sessions needs only this.
+type Generations interface {
+	NextSessionGeneration(ctx context.Context, userID int64) (int64, error)
 }
 
 // SessionConfig configures Sessions.
@@ -83,6 +100,9 @@ type SessionConfig struct {
 	// TouchInterval is how often a session's last-seen time is recorded;
 	// zero means one minute.
 	TouchInterval time.Duration
+	// MaxSessions is how many live sessions a user may have; a login
+	// beyond it ends the oldest. Zero means DefaultMaxSessions.
+	MaxSessions int
 }
 
 // SessionInfo is one of a user's live sessions, as shown to the user.
@@ -108,6 +128,7 @@ type Sessions struct {
 	sm       *scs.SessionManager
 	store    SessionStore
 	registry Registry
+	gens     Generations
 	audit    Auditor
 	cfg      SessionConfig
 	now      func() time.Time
@@ -117,9 +138,9 @@ type Sessions struct {
 // no Domain, a browser-session cookie unless remember-me is chosen. The idle
 // timeout is not SCS's: the store enforces it (see package sessionstore),
 // because SCS would rewrite every session on every request to enforce it.
-func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg SessionConfig) *Sessions {
+func NewSessions(store SessionStore, registry Registry, gens Generations, audit Auditor, cfg SessionConfig) *Sessions {
 	sm := scs.New()
-	sm.Store = store
+	sm.Store = endedStore{store}
 	sm.Lifetime = cfg.Lifetime
 	sm.IdleTimeout = 0
 	sm.HashTokenInStore = true // a copy of the store holds no usable token
@@ -139,7 +160,25 @@ func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg Sessi
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = defaultTouchInterval
 	}
-	return &Sessions{sm: sm, store: store, registry: registry, audit: audit, cfg: cfg, now: time.Now}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = DefaultMaxSessions
+	}
+	return &Sessions{sm: sm, store: store, registry: registry, gens: gens, audit: audit, cfg: cfg, now: time.Now}
+}
+
+// endedStore is the store as SCS sees it. Its DeleteCtx skips the one key
+// that Registry.End has just deleted along with the key's registry entry
+// (see endCurrent): SCS's Destroy insists on deleting the key itself, and a
+// logout would otherwise cost a second round trip to the store.
+type endedStore struct{ SessionStore }
+
+type endedKey struct{}
+
+func (s endedStore) DeleteCtx(ctx context.Context, key string) error {
+	if k, _ := ctx.Value(endedKey{}).(string); k == key {
+		return nil
+	}
+	return s.SessionStore.DeleteCtx(ctx, key)
 }
 
 // LoadAndSave is SCS's middleware: it loads the session named by the
@@ -189,19 +228,18 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 		ID: id, StoreKey: storeKey(s.sm.Token(ctx)), Created: now, LastSeen: now,
 		IP: c.IP, UserAgent: c.UserAgent, Remember: remember,
 	}
-	n, err := s.registry.Add(ctx, user.ID, entry, max(s.cfg.Lifetime, s.cfg.RememberLifetime))
+	ended, err := s.registry.Add(ctx, user.ID, entry, max(s.cfg.Lifetime, s.cfg.RememberLifetime), s.cfg.MaxSessions)
 	if err != nil {
 		return unavailable("registry add", err)
-	}
-	if n > pruneAbove {
-		if _, err := s.live(ctx, user.ID); err != nil {
-			return err
-		}
 	}
 	s.sm.Put(ctx, keyUserID, user.ID)
 	s.sm.Put(ctx, keySessionID, id)
 	s.sm.Put(ctx, keySeen, now.Unix())
+	s.sm.Put(ctx, keyGen, user.SessionGen)
 	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, SessionID: id})
+	for _, old := range ended {
+		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: user.ID, IP: c.IP, SessionID: old})
+	}
 	return nil
 }
 
@@ -210,17 +248,38 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 func (s *Sessions) LogOut(ctx context.Context, c Client) error {
 	uid := s.sm.GetInt64(ctx, keyUserID)
 	id := s.sm.GetString(ctx, keySessionID)
-	if err := s.sm.Destroy(ctx); err != nil {
-		return unavailable("destroy session", err)
-	}
 	if uid == 0 {
-		return nil
+		return s.destroy(ctx)
 	}
-	if err := s.registry.Remove(ctx, uid, id); err != nil {
-		return unavailable("registry remove", err)
+	if err := s.endCurrent(ctx, uid); err != nil {
+		return err
 	}
 	s.audit.Record(ctx, Event{Kind: EventLogout, UserID: uid, IP: c.IP, SessionID: id})
 	return nil
+}
+
+// endCurrent ends this request's session of user uid: its store key and
+// registry entry in one step of the registry, then SCS's Destroy (which
+// clears the data and expires the cookie) without a second delete.
+func (s *Sessions) endCurrent(ctx context.Context, uid int64) error {
+	key := storeKey(s.sm.Token(ctx))
+	e := RegistryEntry{ID: s.sm.GetString(ctx, keySessionID), StoreKey: key}
+	if err := s.registry.End(ctx, uid, e); err != nil {
+		return unavailable("registry end", err)
+	}
+	return s.destroy(context.WithValue(ctx, endedKey{}, key))
+}
+
+// Verify reports whether this request's session, signed in as u, belongs
+// to u's current session generation. A session of an older one was ended
+// by a password change or by EndAll, possibly on an instance that could not
+// reach it through the registry: it is ended here, and Verify reports false.
+// It costs nothing on the way through: u is loaded for the request anyway.
+func (s *Sessions) Verify(ctx context.Context, u User) (bool, error) {
+	if s.sm.GetInt64(ctx, keyGen) == u.SessionGen {
+		return true, nil
+	}
+	return false, s.endCurrent(ctx, u.ID)
 }
 
 // UserID returns the signed-in user's id, if any.
@@ -272,28 +331,17 @@ func (s *Sessions) Renew(ctx context.Context) error {
 		return unavailable("renew token", err)
 	}
 	s.sm.SetDeadline(ctx, deadline)
-	id := s.sm.GetString(ctx, keySessionID)
-	entries, err := s.registry.List(ctx, uid)
+	// Only if still registered, in one step: a revocation landing before
+	// it removed the entry (so the session ends here); one landing after
+	// it finds the new key and ends that.
+	found, err := s.registry.Rekey(ctx, uid, s.sm.GetString(ctx, keySessionID), storeKey(s.sm.Token(ctx)))
 	if err != nil {
-		return unavailable("registry list", err)
+		return unavailable("registry rekey", err)
 	}
-	for _, e := range entries {
-		if e.ID != id {
-			continue
-		}
-		// Only if still registered, in one step: a revocation landing
-		// before it removed the entry (so the session ends here); one
-		// landing after it finds the new key and ends that.
-		e.StoreKey = storeKey(s.sm.Token(ctx))
-		found, err := s.registry.Replace(ctx, uid, e)
-		if err != nil {
-			return unavailable("registry replace", err)
-		}
-		if found {
-			return nil
-		}
+	if !found {
+		return s.destroy(ctx)
 	}
-	return s.destroy(ctx)
+	return nil
 }
 
 // destroy ends this request's session without an audit event: it was
@@ -329,7 +377,7 @@ func (s *Sessions) live(ctx context.Context, userID int64) ([]RegistryEntry, err
 	for i, e := range entries {
 		// A session is registered before its request saves it to the
 		// store: one this young may just not be saved yet.
-		if alive[i] || now.Sub(e.Created) < registryGrace {
+		if alive[i] || now.Sub(e.Created) < RegistryGrace {
 			live = append(live, e)
 		} else {
 			dead = append(dead, e.ID)
@@ -372,21 +420,17 @@ func (s *Sessions) List(ctx context.Context, userID int64) ([]SessionInfo, error
 	return infos, nil
 }
 
-// end deletes the sessions of entries from the store and the registry. The
-// store refuses to let an in-flight request write them back.
+// end ends the sessions of entries, for good: the store refuses to let an
+// in-flight request write them back.
 func (s *Sessions) end(ctx context.Context, userID int64, entries []RegistryEntry, c Client) error {
-	ids := make([]string, 0, len(entries))
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := s.registry.End(ctx, userID, entries...); err != nil {
+		return unavailable("registry end", err)
+	}
 	for _, e := range entries {
-		if err := s.store.Delete(e.StoreKey); err != nil {
-			return unavailable("store delete", err)
-		}
-		ids = append(ids, e.ID)
-	}
-	if err := s.registry.Remove(ctx, userID, ids...); err != nil {
-		return unavailable("registry remove", err)
-	}
-	for _, id := range ids {
-		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: userID, IP: c.IP, SessionID: id})
+		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: userID, IP: c.IP, SessionID: e.ID})
 	}
 	return nil
 }
@@ -413,13 +457,9 @@ func (s *Sessions) Revoke(ctx context.Context, id string, c Client) error {
 	return ErrSessionNotFound
 }
 
-// RevokeOthers ends every session of the signed-in user but this one and
+// endOthers ends every registered session of user uid but this one and
 // returns how many it ended.
-func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
-	uid, ok := s.UserID(ctx)
-	if !ok {
-		return 0, nil
-	}
+func (s *Sessions) endOthers(ctx context.Context, uid int64, c Client) (int, error) {
 	entries, err := s.registry.List(ctx, uid)
 	if err != nil {
 		return 0, unavailable("registry list", err)
@@ -429,13 +469,79 @@ func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
 	return len(others), s.end(ctx, uid, others, c)
 }
 
+// carryOver moves this request's session to gen, the generation that the
+// caller's own change gave the user, and ends the user's other sessions.
+// Every other session is already ended by gen; ending them in the registry
+// too frees the store and the sessions page at once. If gen is not the one
+// right after this session's, another change (EndAll, a second password
+// change) moved the generation on meanwhile and ended this session as well:
+// it is not carried over, and ends here.
+func (s *Sessions) carryOver(ctx context.Context, uid, gen int64, c Client) (int, error) {
+	if gen != s.sm.GetInt64(ctx, keyGen)+1 {
+		n, err := s.endOthers(ctx, uid, c)
+		if err != nil {
+			return n, err
+		}
+		return n, s.LogOut(ctx, c)
+	}
+	s.sm.Put(ctx, keyGen, gen)
+	return s.endOthers(ctx, uid, c)
+}
+
+// RevokeOthers ends every session of the signed-in user but this one and
+// returns how many the registry knew of. It moves the user's session
+// generation on, so that it holds for sessions the registry lost too.
+func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return 0, nil
+	}
+	gen, err := s.gens.NextSessionGeneration(ctx, uid)
+	if err != nil {
+		return 0, err
+	}
+	return s.carryOver(ctx, uid, gen, c)
+}
+
+// PasswordChanged keeps this request's session signed in after a password
+// change (Service.ChangePassword) that moved the user's session generation
+// to gen and so ended every session: this one is carried over to gen and
+// gets a new token (a privilege change); the others are removed from the
+// registry.
+func (s *Sessions) PasswordChanged(ctx context.Context, gen int64, c Client) error {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return nil
+	}
+	if _, err := s.carryOver(ctx, uid, gen, c); err != nil {
+		return err
+	}
+	return s.Renew(ctx)
+}
+
+// EndAll ends every session of user userID on every instance: it moves the
+// user's session generation on (which holds even for sessions the registry
+// lost) and ends the sessions the registry knows of. For password resets
+// and administrators; this request's own session is left to the caller.
+func (s *Sessions) EndAll(ctx context.Context, userID int64, c Client) error {
+	if _, err := s.gens.NextSessionGeneration(ctx, userID); err != nil {
+		return err
+	}
+	entries, err := s.registry.List(ctx, userID)
+	if err != nil {
+		return unavailable("registry list", err)
+	}
+	return s.end(ctx, userID, entries, c)
+}
+
 // RevokeAll ends every session of the signed-in user, this one included
 // (its cookie is expired), as when the account is deleted.
 func (s *Sessions) RevokeAll(ctx context.Context, c Client) error {
-	if _, ok := s.UserID(ctx); !ok {
+	uid, ok := s.UserID(ctx)
+	if !ok {
 		return nil
 	}
-	if _, err := s.RevokeOthers(ctx, c); err != nil {
+	if _, err := s.endOthers(ctx, uid, c); err != nil {
 		return err
 	}
 	return s.LogOut(ctx, c)

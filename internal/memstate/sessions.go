@@ -80,10 +80,16 @@ func (b *SessionBackend) Delete(_ context.Context, key string, ttl time.Duration
 func (b *SessionBackend) Exists(_ context.Context, keys ...string) ([]bool, error) {
 	out := make([]bool, len(keys))
 	for i, k := range keys {
-		_, out[i], _ = b.store.Find(k)
+		out[i] = b.exists(k)
 	}
 	return out, nil
 }
 
 // Ping always succeeds: memory does not go away.
 func (b *SessionBackend) Ping(context.Context) error { return nil }
+
+// exists reports whether key holds a session.
+func (b *SessionBackend) exists(key string) bool {
+	_, found, _ := b.store.Find(key)
+	return found
+}

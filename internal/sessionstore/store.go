@@ -6,7 +6,9 @@
 //     time it was last written; a read rewrites it only when a tenth of the
 //     idle window has passed. A session therefore ends between 0.9× and 1×
 //     the idle timeout after its last use, and a steady stream of page views
-//     costs one store read each and almost no writes.
+//     costs one store read each and almost no writes. A remembered session
+//     (SCS's RememberMe, marked by Codec) has no idle timeout: it ends only
+//     at its absolute expiry, or when it is deleted.
 //
 //   - Deletion that sticks. SCS stores overwrite blindly, so a request that
 //     loaded a session before it was logged out or revoked could write it
@@ -98,9 +100,10 @@ func (s *Store) observe(op string, start time.Time, err error) {
 }
 
 // storeExpiry is when a session written at now ends if unused: the idle
-// timeout, capped by the absolute expiry.
-func (s *Store) storeExpiry(now, expiry time.Time) time.Time {
-	if idle := now.Add(s.idle); idle.Before(expiry) {
+// timeout, capped by the absolute expiry; a remembered session lives to
+// its absolute expiry.
+func (s *Store) storeExpiry(now, expiry time.Time, payload []byte) time.Time {
+	if idle := now.Add(s.idle); idle.Before(expiry) && !Remembered(payload) {
 		return idle
 	}
 	return expiry
@@ -120,12 +123,13 @@ func (s *Store) FindCtx(ctx context.Context, key string) ([]byte, bool, error) {
 		return nil, false, nil // a value this code did not write is no session
 	}
 	now := s.now()
-	if now.Sub(last) >= s.idle || !now.Before(expiry) {
+	idle := !Remembered(payload)
+	if !now.Before(expiry) || idle && now.Sub(last) >= s.idle {
 		return nil, false, nil
 	}
-	if now.Sub(last) >= s.idle/refreshFraction {
+	if idle && now.Sub(last) >= s.idle/refreshFraction {
 		start = time.Now()
-		err = s.backend.Refresh(ctx, key, encode(now, expiry, payload), s.storeExpiry(now, expiry))
+		err = s.backend.Refresh(ctx, key, encode(now, expiry, payload), s.storeExpiry(now, expiry, payload))
 		s.observe("refresh", start, err)
 		if err != nil {
 			return nil, false, err
@@ -138,7 +142,7 @@ func (s *Store) FindCtx(ctx context.Context, key string) ([]byte, bool, error) {
 func (s *Store) CommitCtx(ctx context.Context, key string, b []byte, expiry time.Time) error {
 	now := s.now()
 	start := time.Now()
-	err := s.backend.Set(ctx, key, encode(now, expiry, b), s.storeExpiry(now, expiry))
+	err := s.backend.Set(ctx, key, encode(now, expiry, b), s.storeExpiry(now, expiry, b))
 	s.observe("set", start, err)
 	return err
 }

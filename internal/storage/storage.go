@@ -46,7 +46,6 @@ type DB struct {
 	// connection as needed.
 	userByID    *sql.Stmt
 	userByEmail *sql.Stmt
-	users       *userCache // SQLite only; nil on PostgreSQL
 }
 
 // ParseURL checks a DATABASE_URL: "sqlite:PATH" or "postgres://…"
@@ -121,9 +120,6 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	if dialect == SQLite {
-		d.users = newUserCache()
 	}
 	return d, nil
 }
