@@ -24,7 +24,7 @@ type User struct {
 	// without the registry.
 	SessionGen int64
 	CreatedAt  time.Time
-	UpdatedAt    time.Time
+	UpdatedAt  time.Time
 }
 
 // Errors returned by this package and by the back-ends that implement its

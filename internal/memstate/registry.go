@@ -15,7 +15,7 @@ type Registry struct {
 	sessions  *SessionBackend
 	tombstone time.Duration
 	mu        sync.Mutex
-	users    map[int64]map[string]auth.RegistryEntry
+	users     map[int64]map[string]auth.RegistryEntry
 }
 
 // NewRegistry returns an empty Registry for the sessions of b. Sessions it
