@@ -306,17 +306,14 @@ func (s *Sessions) Touch(ctx context.Context) error {
 	return nil
 }
 
-// Renew gives the signed-in session a new token, keeping it signed in: used
-// after a privilege change such as a new password.
-func (s *Sessions) Renew(ctx context.Context) error {
-	uid, ok := s.UserID(ctx)
-	if !ok {
-		return nil
-	}
+// renew gives this request's session, signed in as uid, a new token,
+// keeping it signed in: used after a privilege change such as a new
+// password.
+func (s *Sessions) renew(ctx context.Context, uid int64, c Client) error {
 	// A session ended (logged out, revoked) while this request ran must not
 	// come back under a new token: the store's tombstone guards only the
-	// old one. So renew only a session that still exists, and is still
-	// registered, and otherwise finish ending it.
+	// old one. So renew only a session that still exists, and otherwise
+	// finish ending it.
 	alive, err := s.store.Alive(ctx, storeKey(s.sm.Token(ctx)))
 	if err != nil {
 		return unavailable("store alive", err)
@@ -331,18 +328,31 @@ func (s *Sessions) Renew(ctx context.Context) error {
 		return unavailable("renew token", err)
 	}
 	s.sm.SetDeadline(ctx, deadline)
-	// Only if still registered, in one step: a revocation landing before
-	// it removed the entry (so the session ends here); one landing after
-	// it finds the new key and ends that.
-	found, err := s.registry.Rekey(ctx, uid, s.sm.GetString(ctx, keySessionID), storeKey(s.sm.Token(ctx)))
+	id, key := s.sm.GetString(ctx, keySessionID), storeKey(s.sm.Token(ctx))
+	found, err := s.registry.Rekey(ctx, uid, id, key)
 	if err != nil {
 		return unavailable("registry rekey", err)
 	}
-	if !found {
-		return s.destroy(ctx)
+	if found {
+		return nil
+	}
+	// The registry lost this session (evicted, or deleted by an operator):
+	// register it again, so that it can be listed and ended. A revocation
+	// of this very session racing this change would be lost too; but the
+	// change itself already ended the revoker's session.
+	now := s.now()
+	e := RegistryEntry{
+		ID: id, StoreKey: key, Created: now, LastSeen: now, IP: c.IP, UserAgent: c.UserAgent,
+		Remember: s.sm.GetBool(ctx, scsRememberKey),
+	}
+	if _, err := s.registry.Add(ctx, uid, e, max(s.cfg.Lifetime, s.cfg.RememberLifetime), s.cfg.MaxSessions); err != nil {
+		return unavailable("registry add", err)
 	}
 	return nil
 }
+
+// scsRememberKey is where SCS v2 keeps RememberMe's choice in the session.
+const scsRememberKey = "__rememberMe"
 
 // destroy ends this request's session without an audit event: it was
 // already ended by the request that logged it out or revoked it.
@@ -516,7 +526,10 @@ func (s *Sessions) PasswordChanged(ctx context.Context, gen int64, c Client) err
 	if _, err := s.carryOver(ctx, uid, gen, c); err != nil {
 		return err
 	}
-	return s.Renew(ctx)
+	if _, ok := s.UserID(ctx); !ok { // not carried over: ended
+		return nil
+	}
+	return s.renew(ctx, uid, c)
 }
 
 // EndAll ends every session of user userID on every instance: it moves the

@@ -581,3 +581,41 @@ func TestStoreObserver(t *testing.T) {
 		t.Fatalf("observed ops: got %v, want %v", o.ops, want)
 	}
 }
+
+// TestRememberedSessionHasNoIdleTimeout checks that a session SCS's
+// RememberMe marked ends at its absolute expiry only: it is found after
+// any pause, never rewritten by reads, and stored until its expiry; a
+// session without remember-me still idles out.
+func TestRememberedSessionHasNoIdleTimeout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind, time.Hour, true)
+		expiry := f.clock.now().Add(30 * 24 * time.Hour)
+		remembered, err := Codec{}.Encode(expiry, map[string]any{"u": int64(1), rememberKey: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := Codec{}.Encode(expiry, map[string]any{"u": int64(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.commit(t, "remembered", remembered, expiry)
+		f.commit(t, "plain", plain, expiry)
+		for _, w := range f.backend.all() {
+			want := f.clock.now().Add(time.Hour)
+			if w.key == "remembered" {
+				want = expiry
+			}
+			if !w.expiry.Equal(want) {
+				t.Errorf("%s stored until %v, want %v", w.key, w.expiry, want)
+			}
+		}
+		f.clock.advance(29 * 24 * time.Hour)
+		f.wantFound(t, "remembered", remembered)
+		f.wantGone(t, "plain")
+		if n := f.backend.count("refresh"); n != 0 {
+			t.Errorf("reads of a remembered session wrote %d times, want 0", n)
+		}
+		f.clock.advance(24 * time.Hour)
+		f.wantGone(t, "remembered")
+	})
+}
