@@ -45,6 +45,7 @@ type benchConfig struct {
 	redisURL      string // for "redis"; a fresh key prefix is used on it
 	params        auth.Argon2Params
 	touchInterval time.Duration // zero: the default (one minute)
+	maxSessions   int           // zero: the default (auth.DefaultMaxSessions)
 }
 
 // newBenchApp builds the handler as cmd/web does with its defaults. Request
@@ -90,7 +91,7 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 	}
 	sessions := auth.NewSessions(store, registry, db, audit, auth.SessionConfig{
 		CookieName: "sid", Secure: true, Lifetime: 12 * time.Hour, RememberLifetime: 720 * time.Hour,
-		Codec: sessionstore.Codec{}, TouchInterval: cfg.touchInterval,
+		Codec: sessionstore.Codec{}, TouchInterval: cfg.touchInterval, MaxSessions: cfg.maxSessions,
 	})
 	h, err := app.New(app.Config{
 		Logger: logger, Auth: svc, Sessions: sessions, Metrics: m, SecureCookies: true,

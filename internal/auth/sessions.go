@@ -195,8 +195,11 @@ func storeKey(token string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// newSessionID returns a registry id: 72 random bits, 12 characters. It is
+// looked up only among one user's sessions, so it needs no more, and it is
+// stored three times per live session.
 func newSessionID() string {
-	b := make([]byte, 12)
+	b := make([]byte, 9)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -38,28 +39,47 @@ func NewRegistry(b *SessionBackend, tombstone time.Duration) *Registry {
 // shrinks faster than logins grow it.
 const pruneScan = 4
 
-// An entry is stored as its last-seen time first (6 bytes, unix ms, so
-// that a touch rewrites a fixed prefix), then its store key (length byte,
-// then the key), a flags byte, the IP (length byte, then the address), and
-// the user agent to the end. Its creation time is its score in the sorted
-// set. Compact, because it is kept once per live session.
+// An entry is stored as its last-seen time first (4 bytes, unix seconds,
+// so that a touch rewrites a fixed prefix), then its store key (length
+// byte, then the key), a flags byte (remember-me; how the IP is kept), the
+// IP (4 or 16 bytes, or a length byte and text for anything that is no
+// address), and the user agent to the end. Its creation time is its score
+// in the sorted set. Compact, because it is kept once per live session:
+// with a short user agent it stays within Redis's hash-max-listpack-value
+// (64 bytes), so that a user's hash keeps its compact encoding.
 const (
-	seenLen        = 6
-	entryRemember  = 1
+	seenLen        = 4
 	maxEntryString = 255
 )
 
+const (
+	entryRemember byte = 1 << iota
+	entryIPv4
+	entryIPv6
+)
+
 func encodeEntry(e auth.RegistryEntry) []byte {
-	key, ip := clip(e.StoreKey), clip(e.IP)
-	b := make([]byte, 0, seenLen+3+len(key)+len(ip)+len(e.UserAgent))
+	key := clip(e.StoreKey)
+	b := make([]byte, 0, seenLen+3+len(key)+len(e.IP)+len(e.UserAgent))
 	b = appendSeen(b, e.LastSeen)
 	b = append(append(b, byte(len(key))), key...)
 	var flags byte
 	if e.Remember {
 		flags |= entryRemember
 	}
-	b = append(b, flags, byte(len(ip)))
-	b = append(b, ip...)
+	ip, err := netip.ParseAddr(e.IP)
+	switch {
+	case err == nil && ip.Is4() && ip.String() == e.IP:
+		b = append(b, flags|entryIPv4)
+		b = append(b, ip.AsSlice()...)
+	case err == nil && ip.Is6() && ip.Zone() == "" && ip.String() == e.IP:
+		b = append(b, flags|entryIPv6)
+		b = append(b, ip.AsSlice()...)
+	default:
+		text := clip(e.IP)
+		b = append(b, flags, byte(len(text)))
+		b = append(b, text...)
+	}
 	return append(b, e.UserAgent...)
 }
 
@@ -69,28 +89,33 @@ func decodeEntry(id string, v []byte, created time.Time) (auth.RegistryEntry, er
 	if len(v) < seenLen+1 {
 		return auth.RegistryEntry{}, errEntry
 	}
-	var seen [8]byte
-	copy(seen[2:], v[:seenLen])
-	e := auth.RegistryEntry{ID: id, Created: created, LastSeen: time.UnixMilli(int64(binary.BigEndian.Uint64(seen[:])))}
+	e := auth.RegistryEntry{ID: id, Created: created, LastSeen: time.Unix(int64(binary.BigEndian.Uint32(v)), 0)}
 	v = v[seenLen:]
 	n := int(v[0])
-	if len(v) < 1+n+2 {
+	if len(v) < 1+n+1 {
 		return auth.RegistryEntry{}, errEntry
 	}
 	e.StoreKey, v = string(v[1:1+n]), v[1+n:]
-	e.Remember = v[0]&entryRemember != 0
-	n = int(v[1])
-	if len(v) < 2+n {
+	flags := v[0]
+	v = v[1:]
+	e.Remember = flags&entryRemember != 0
+	switch {
+	case flags&entryIPv4 != 0 && len(v) >= 4:
+		e.IP, v = netip.AddrFrom4([4]byte(v[:4])).String(), v[4:]
+	case flags&entryIPv6 != 0 && len(v) >= 16:
+		e.IP, v = netip.AddrFrom16([16]byte(v[:16])).String(), v[16:]
+	case flags&(entryIPv4|entryIPv6) == 0 && len(v) >= 1 && len(v) >= 1+int(v[0]):
+		n = int(v[0])
+		e.IP, v = string(v[1:1+n]), v[1+n:]
+	default:
 		return auth.RegistryEntry{}, errEntry
 	}
-	e.IP, e.UserAgent = string(v[2:2+n]), string(v[2+n:])
+	e.UserAgent = string(v)
 	return e, nil
 }
 
 func appendSeen(b []byte, t time.Time) []byte {
-	var x [8]byte
-	binary.BigEndian.PutUint64(x[:], uint64(t.UnixMilli()))
-	return append(b, x[8-seenLen:]...)
+	return binary.BigEndian.AppendUint32(b, uint32(t.Unix()))
 }
 
 // clip cuts s to what a length byte can say; store keys and addresses are
@@ -109,7 +134,7 @@ func (r *Registry) keys(userID int64) (hash, zset string) {
 
 // luaStoreKey reads the store key out of an entry.
 const luaStoreKey = `
-local function skey(v) local n = string.byte(v, 7) return string.sub(v, 8, 7 + n) end
+local function skey(v) local n = string.byte(v, 5) return string.sub(v, 6, 5 + n) end
 `
 
 // addScript registers an entry, drops the oldest entries whose sessions
@@ -172,8 +197,8 @@ func (r *Registry) Add(ctx context.Context, userID int64, e auth.RegistryEntry, 
 var rekeyScript = redis.NewScript(1, `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
-local n = string.byte(v, 7)
-redis.call('HSET', KEYS[1], ARGV[1], string.sub(v, 1, 6) .. string.char(#ARGV[2]) .. ARGV[2] .. string.sub(v, 8 + n))
+local n = string.byte(v, 5)
+redis.call('HSET', KEYS[1], ARGV[1], string.sub(v, 1, 4) .. string.char(#ARGV[2]) .. ARGV[2] .. string.sub(v, 6 + n))
 return 1`)
 
 // Rekey points entry id at storeKey if the entry still exists.
@@ -192,10 +217,10 @@ func (r *Registry) Rekey(ctx context.Context, userID int64, id, storeKey string)
 
 // touchScript rewrites the last-seen prefix of an entry that still exists:
 // it never creates an entry (or the hash) for a removed one. KEYS: hash.
-// ARGV: id, last seen (6 bytes).
+// ARGV: id, last seen (4 bytes).
 var touchScript = redis.NewScript(1, `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. string.sub(v, 7)) end
+if v then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. string.sub(v, 5)) end
 return 0`)
 
 // Touch sets the last-seen time of entry id.

@@ -67,30 +67,37 @@ func New(b Backend, idle time.Duration, o Observer) *Store {
 	return &Store{backend: b, idle: idle, observer: o, now: time.Now}
 }
 
-const headerLen = 1 + 8 + 8
-
-const headerVersion = 1
+const headerVersion = 2
 
 var errBadHeader = errors.New("sessionstore: malformed stored value")
 
-// The stored value is a header (version, last write, absolute expiry, both
-// in unix milliseconds) followed by the codec's bytes.
+// The stored value is a header (version, then last write and absolute
+// expiry in unix milliseconds, as uvarints: 13 bytes where fixed-width
+// fields took 17, kept once per live session) followed by the codec's
+// bytes.
 func encode(lastWrite, expiry time.Time, payload []byte) []byte {
-	v := make([]byte, headerLen+len(payload))
-	v[0] = headerVersion
-	binary.BigEndian.PutUint64(v[1:], uint64(lastWrite.UnixMilli()))
-	binary.BigEndian.PutUint64(v[9:], uint64(expiry.UnixMilli()))
-	copy(v[headerLen:], payload)
-	return v
+	v := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(payload))
+	v = append(v, headerVersion)
+	v = binary.AppendUvarint(v, uint64(lastWrite.UnixMilli()))
+	v = binary.AppendUvarint(v, uint64(expiry.UnixMilli()))
+	return append(v, payload...)
 }
 
 func decode(v []byte) (lastWrite, expiry time.Time, payload []byte, err error) {
-	if len(v) < headerLen || v[0] != headerVersion {
+	if len(v) == 0 || v[0] != headerVersion {
 		return time.Time{}, time.Time{}, nil, errBadHeader
 	}
-	lastWrite = time.UnixMilli(int64(binary.BigEndian.Uint64(v[1:])))
-	expiry = time.UnixMilli(int64(binary.BigEndian.Uint64(v[9:])))
-	return lastWrite, expiry, v[headerLen:], nil
+	v = v[1:]
+	last, n := binary.Uvarint(v)
+	if n <= 0 {
+		return time.Time{}, time.Time{}, nil, errBadHeader
+	}
+	v = v[n:]
+	exp, n := binary.Uvarint(v)
+	if n <= 0 {
+		return time.Time{}, time.Time{}, nil, errBadHeader
+	}
+	return time.UnixMilli(int64(last)), time.UnixMilli(int64(exp)), v[n:], nil
 }
 
 func (s *Store) observe(op string, start time.Time, err error) {

@@ -325,7 +325,11 @@ func TestStore(t *testing.T) {
 			f := newFixture(t, kind, time.Hour, false)
 			for key, v := range map[string][]byte{
 				"short":       []byte("junk"),
-				"bad version": append([]byte{99}, make([]byte, headerLen)...),
+				"bad version": append([]byte{99}, make([]byte, 17)...),
+				"version 1":   append([]byte{1}, make([]byte, 17)...),
+				"cut varint":  {headerVersion, 0x80},
+				"no expiry":   {headerVersion, 0x01},
+				"empty":       {},
 			} {
 				if err := f.backend.Backend.Set(t.Context(), key, v, later); err != nil {
 					t.Fatal(err)

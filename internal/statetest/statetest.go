@@ -18,8 +18,9 @@ import (
 	"github.com/sessionlogin/sessionlogin/internal/sessionstore"
 )
 
-// ms returns t at millisecond precision, the precision back-ends keep.
-func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
+// sec returns t to the second, the precision of a registry entry's last-seen
+// time (its creation time keeps milliseconds).
+func sec(t time.Time) time.Time { return time.Unix(t.Unix(), 0) }
 
 func entry(id string, created time.Time) auth.RegistryEntry {
 	return auth.RegistryEntry{
@@ -92,7 +93,7 @@ func wantEnded(t *testing.T, b sessionstore.Backend, entries ...auth.RegistryEnt
 // newRegistry, one fresh registry per case, each with the session back-end
 // whose sessions it ends.
 func Registry(t *testing.T, newRegistry func(t *testing.T) (auth.Registry, sessionstore.Backend)) {
-	created := ms(time.Now().Add(-time.Hour))
+	created := sec(time.Now().Add(-time.Hour))
 
 	t.Run("empty", func(t *testing.T) {
 		r, _ := newRegistry(t)
@@ -112,12 +113,16 @@ func Registry(t *testing.T, newRegistry func(t *testing.T) (auth.Registry, sessi
 
 	t.Run("list round-trips every field", func(t *testing.T) {
 		r, _ := newRegistry(t)
-		e := auth.RegistryEntry{
-			ID: "id-1", StoreKey: "c3RvcmUta2V5", Created: created, LastSeen: created.Add(time.Minute),
-			IP: "2001:db8::1", UserAgent: `Mozilla/5.0 "quoted" ünïcode`, Remember: true,
+		var want []auth.RegistryEntry
+		for i, ip := range []string{"2001:db8::1", "198.51.100.7", "::ffff:192.0.2.1", "fe80::1%eth0", "not an address", ""} {
+			e := auth.RegistryEntry{
+				ID: "id-" + strconv.Itoa(i), StoreKey: "c3RvcmUta2V5", Created: created.Add(time.Duration(i) * time.Millisecond),
+				LastSeen: created.Add(time.Minute), IP: ip, UserAgent: `Mozilla/5.0 "quoted" ünïcode`, Remember: i%2 == 0,
+			}
+			add(t, r, 7, e)
+			want = append(want, e)
 		}
-		add(t, r, 7, e)
-		wantEntries(t, r, 7, e)
+		wantEntries(t, r, 7, want...)
 	})
 
 	t.Run("touch updates last seen only", func(t *testing.T) {
@@ -258,7 +263,7 @@ func Registry(t *testing.T, newRegistry func(t *testing.T) (auth.Registry, sessi
 
 	t.Run("add drops entries of sessions gone on their own", func(t *testing.T) {
 		r, sb := newRegistry(t)
-		now := ms(time.Now())
+		now := sec(time.Now())
 		gone := entry("gone", created)                 // idle-expired: no session
 		live := entry("live", created)                 // still in the store
 		young := entry("young", now.Add(-time.Second)) // not saved yet
