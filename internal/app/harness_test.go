@@ -219,11 +219,11 @@ func (sh *shared) sessionStored(t *testing.T, token string) bool {
 		}
 		return n == 1
 	}
-	found, err := sh.memory.Exists(context.Background(), key)
+	values, err := sh.memory.Values(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return found[0]
+	return values[0] != nil
 }
 
 // userID returns the id of the account with email.

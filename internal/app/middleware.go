@@ -243,11 +243,7 @@ func (app *application) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := app.sessions.Touch(r.Context()); err != nil {
-			// Only the "last active" time is late; the page can still be served.
-			app.log.LogAttrs(r.Context(), slog.LevelWarn, "session touch failed",
-				slog.String("error", err.Error()), slog.String("request_id", requestIDFrom(r.Context())))
-		}
+		app.sessions.Touch(r.Context())
 		ctx := context.WithValue(r.Context(), userContextKey, &user)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

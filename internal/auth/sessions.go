@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 )
@@ -19,9 +20,15 @@ import (
 const (
 	keyUserID    = "u"
 	keySessionID = "i" // opaque registry id of this session
-	keySeen      = "t" // unix seconds of the last registry touch
+	keySeen      = "t" // unix seconds of the last recorded activity
 	keyGen       = "g" // the user's session generation at login
+	keyIP        = "p" // client address at login, for the sessions page
+	keyUA        = "a" // user agent at login, for the sessions page
 )
+
+// maxUserAgent bounds the user agent kept in a session: enough to tell
+// devices apart, and no 32 KB header copied into every session.
+const maxUserAgent = 256
 
 // defaultTouchInterval is how often a session's last-seen time is written
 // to the registry: often enough for "last active 3 minutes ago", rare
@@ -37,15 +44,14 @@ const DefaultMaxSessions = 100
 // no request takes this long.
 const RegistryGrace = time.Minute
 
-// RegistryEntry describes one signed-in session in the per-user registry.
+// RegistryEntry is one signed-in session in the per-user registry: what it
+// takes to find and end it. What the sessions page shows of it (address,
+// user agent, last activity) is kept in the session itself, so that the
+// registry stays small and a page view never writes to it.
 type RegistryEntry struct {
-	ID        string // opaque random id, safe to show and to put in URLs
-	StoreKey  string // the session's key in the store: a hash of its token, never the token
-	Created   time.Time
-	LastSeen  time.Time
-	IP        string
-	UserAgent string
-	Remember  bool
+	ID       string // opaque random id, safe to show and to put in URLs
+	StoreKey string // the session's key in the store: a hash of its token, never the token
+	Created  time.Time
 }
 
 // Registry indexes live sessions by user, so that listing or ending a
@@ -62,8 +68,6 @@ type Registry interface {
 	// Rekey points entry id at storeKey, atomically, only if the entry
 	// still exists, and reports whether it did.
 	Rekey(ctx context.Context, userID int64, id, storeKey string) (bool, error)
-	// Touch sets the last-seen time of entry id.
-	Touch(ctx context.Context, userID int64, id string, seen time.Time) error
 	// List returns the user's entries, in no particular order.
 	List(ctx context.Context, userID int64) ([]RegistryEntry, error)
 	// End deletes the sessions of entries from the store for good and
@@ -73,11 +77,13 @@ type Registry interface {
 	Remove(ctx context.Context, userID int64, ids ...string) error
 }
 
-// SessionStore is the session store: an scs.CtxStore that can also tell
-// which keys are still alive, and whether it answers at all.
+// SessionStore is the session store: an scs.CtxStore that can also read
+// sessions without using them, and tell whether it answers at all.
 type SessionStore interface {
 	scs.CtxStore
-	Alive(ctx context.Context, keys ...string) ([]bool, error)
+	// Peek returns the data of each key's session, as the codec encoded
+	// it, without extending its life; nil for a session that is gone.
+	Peek(ctx context.Context, keys ...string) ([][]byte, error)
 	Ping(ctx context.Context) error
 }
 
@@ -97,8 +103,8 @@ type SessionConfig struct {
 	RememberLifetime time.Duration
 	// Codec encodes session data for the store; nil means SCS's gob codec.
 	Codec scs.Codec
-	// TouchInterval is how often a session's last-seen time is recorded;
-	// zero means one minute.
+	// TouchInterval is how often a session's last-seen time is recorded
+	// (a write of the session); zero means one minute.
 	TouchInterval time.Duration
 	// MaxSessions is how many live sessions a user may have; a login
 	// beyond it ends the oldest. Zero means DefaultMaxSessions.
@@ -204,6 +210,17 @@ func newSessionID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// clip cuts s to at most n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
 }
@@ -227,10 +244,7 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 	// session saved with the 503 page holds no user, so no signed-in
 	// session ever exists outside the registry.
 	id := newSessionID()
-	entry := RegistryEntry{
-		ID: id, StoreKey: storeKey(s.sm.Token(ctx)), Created: now, LastSeen: now,
-		IP: c.IP, UserAgent: c.UserAgent, Remember: remember,
-	}
+	entry := RegistryEntry{ID: id, StoreKey: storeKey(s.sm.Token(ctx)), Created: now}
 	ended, err := s.registry.Add(ctx, user.ID, entry, max(s.cfg.Lifetime, s.cfg.RememberLifetime), s.cfg.MaxSessions)
 	if err != nil {
 		return unavailable("registry add", err)
@@ -239,6 +253,8 @@ func (s *Sessions) LogIn(ctx context.Context, user User, remember bool, c Client
 	s.sm.Put(ctx, keySessionID, id)
 	s.sm.Put(ctx, keySeen, now.Unix())
 	s.sm.Put(ctx, keyGen, user.SessionGen)
+	s.sm.Put(ctx, keyIP, c.IP)
+	s.sm.Put(ctx, keyUA, clip(c.UserAgent, maxUserAgent))
 	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, SessionID: id})
 	for _, old := range ended {
 		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: user.ID, IP: c.IP, SessionID: old})
@@ -291,37 +307,32 @@ func (s *Sessions) UserID(ctx context.Context) (int64, bool) {
 	return id, id != 0
 }
 
-// Touch records activity of the signed-in session in the registry, at most
-// once per TouchInterval, so that most page views write nothing.
-func (s *Sessions) Touch(ctx context.Context) error {
-	uid, ok := s.UserID(ctx)
-	if !ok {
-		return nil
+// Touch records activity of the signed-in session, at most once per
+// TouchInterval, so that most page views write nothing. The time is kept
+// in the session, which the request then saves.
+func (s *Sessions) Touch(ctx context.Context) {
+	if _, ok := s.UserID(ctx); !ok {
+		return
 	}
 	now := s.now()
-	if now.Sub(time.Unix(s.sm.GetInt64(ctx, keySeen), 0)) < s.cfg.TouchInterval {
-		return nil
+	if now.Sub(time.Unix(s.sm.GetInt64(ctx, keySeen), 0)) >= s.cfg.TouchInterval {
+		s.sm.Put(ctx, keySeen, now.Unix())
 	}
-	s.sm.Put(ctx, keySeen, now.Unix())
-	if err := s.registry.Touch(ctx, uid, s.sm.GetString(ctx, keySessionID), now); err != nil {
-		return unavailable("registry touch", err)
-	}
-	return nil
 }
 
 // renew gives this request's session, signed in as uid, a new token,
 // keeping it signed in: used after a privilege change such as a new
 // password.
-func (s *Sessions) renew(ctx context.Context, uid int64, c Client) error {
+func (s *Sessions) renew(ctx context.Context, uid int64) error {
 	// A session ended (logged out, revoked) while this request ran must not
 	// come back under a new token: the store's tombstone guards only the
 	// old one. So renew only a session that still exists, and otherwise
 	// finish ending it.
-	alive, err := s.store.Alive(ctx, storeKey(s.sm.Token(ctx)))
+	data, err := s.store.Peek(ctx, storeKey(s.sm.Token(ctx)))
 	if err != nil {
-		return unavailable("store alive", err)
+		return unavailable("store peek", err)
 	}
-	if !alive[0] {
+	if data[0] == nil {
 		return s.destroy(ctx)
 	}
 	// RenewToken resets the absolute deadline; a remembered session keeps
@@ -343,11 +354,7 @@ func (s *Sessions) renew(ctx context.Context, uid int64, c Client) error {
 	// register it again, so that it can be listed and ended. A revocation
 	// of this very session racing this change would be lost too; but the
 	// change itself already ended the revoker's session.
-	now := s.now()
-	e := RegistryEntry{
-		ID: id, StoreKey: key, Created: now, LastSeen: now, IP: c.IP, UserAgent: c.UserAgent,
-		Remember: s.sm.GetBool(ctx, scsRememberKey),
-	}
+	e := RegistryEntry{ID: id, StoreKey: key, Created: s.now()}
 	if _, err := s.registry.Add(ctx, uid, e, max(s.cfg.Lifetime, s.cfg.RememberLifetime), s.cfg.MaxSessions); err != nil {
 		return unavailable("registry add", err)
 	}
@@ -367,57 +374,69 @@ func (s *Sessions) destroy(ctx context.Context) error {
 }
 
 // live returns the user's registry entries whose sessions still exist,
-// dropping the others from the registry.
-func (s *Sessions) live(ctx context.Context, userID int64) ([]RegistryEntry, error) {
+// with each session's data, dropping the others from the registry.
+func (s *Sessions) live(ctx context.Context, userID int64) ([]RegistryEntry, [][]byte, error) {
 	entries, err := s.registry.List(ctx, userID)
 	if err != nil {
-		return nil, unavailable("registry list", err)
+		return nil, nil, unavailable("registry list", err)
 	}
 	if len(entries) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	keys := make([]string, len(entries))
 	for i, e := range entries {
 		keys[i] = e.StoreKey
 	}
-	alive, err := s.store.Alive(ctx, keys...)
+	data, err := s.store.Peek(ctx, keys...)
 	if err != nil {
-		return nil, unavailable("store alive", err)
+		return nil, nil, unavailable("store peek", err)
 	}
 	var live []RegistryEntry
+	var liveData [][]byte
 	var dead []string
 	now := s.now()
 	for i, e := range entries {
 		// A session is registered before its request saves it to the
 		// store: one this young may just not be saved yet.
-		if alive[i] || now.Sub(e.Created) < RegistryGrace {
+		if data[i] != nil || now.Sub(e.Created) < RegistryGrace {
 			live = append(live, e)
+			liveData = append(liveData, data[i])
 		} else {
 			dead = append(dead, e.ID)
 		}
 	}
 	if len(dead) > 0 {
 		if err := s.registry.Remove(ctx, userID, dead...); err != nil {
-			return nil, unavailable("registry remove", err)
+			return nil, nil, unavailable("registry remove", err)
 		}
 	}
-	return live, nil
+	return live, liveData, nil
 }
 
 // List returns the user's live sessions, this one first, then the most
 // recently active.
 func (s *Sessions) List(ctx context.Context, userID int64) ([]SessionInfo, error) {
-	entries, err := s.live(ctx, userID)
+	entries, data, err := s.live(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	current := s.sm.GetString(ctx, keySessionID)
 	infos := make([]SessionInfo, 0, len(entries))
-	for _, e := range entries {
-		infos = append(infos, SessionInfo{
-			ID: e.ID, Created: e.Created, LastSeen: e.LastSeen, IP: e.IP,
-			UserAgent: e.UserAgent, Remember: e.Remember, Current: e.ID == current,
-		})
+	for i, e := range entries {
+		info := SessionInfo{ID: e.ID, Created: e.Created, LastSeen: e.Created, Current: e.ID == current}
+		if data[i] != nil {
+			// A session this code cannot decode is shown with what the
+			// registry knows; it still can be ended.
+			if _, values, err := s.sm.Codec.Decode(data[i]); err == nil {
+				info.IP, _ = values[keyIP].(string)
+				info.UserAgent, _ = values[keyUA].(string)
+				info.Remember, _ = values[scsRememberKey].(bool)
+				if seen, ok := values[keySeen].(int64); ok {
+					info.LastSeen = time.Unix(seen, 0)
+				}
+			}
+		}
+		infos = append(infos, info)
 	}
 	slices.SortFunc(infos, func(a, b SessionInfo) int {
 		switch {
@@ -532,7 +551,7 @@ func (s *Sessions) PasswordChanged(ctx context.Context, gen int64, c Client) err
 	if _, ok := s.UserID(ctx); !ok { // not carried over: ended
 		return nil
 	}
-	return s.renew(ctx, uid, c)
+	return s.renew(ctx, uid)
 }
 
 // EndAll ends every session of user userID on every instance: it moves the

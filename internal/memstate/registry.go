@@ -73,17 +73,6 @@ func (r *Registry) Rekey(_ context.Context, userID int64, id, storeKey string) (
 	return true, nil
 }
 
-// Touch sets the last-seen time of entry id.
-func (r *Registry) Touch(_ context.Context, userID int64, id string, seen time.Time) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e, ok := r.users[userID][id]; ok {
-		e.LastSeen = seen
-		r.users[userID][id] = e
-	}
-	return nil
-}
-
 // List returns the user's entries.
 func (r *Registry) List(_ context.Context, userID int64) ([]auth.RegistryEntry, error) {
 	r.mu.Lock()

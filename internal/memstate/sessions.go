@@ -76,11 +76,13 @@ func (b *SessionBackend) Delete(_ context.Context, key string, ttl time.Duration
 	return b.store.Delete(key)
 }
 
-// Exists reports for each key whether it exists.
-func (b *SessionBackend) Exists(_ context.Context, keys ...string) ([]bool, error) {
-	out := make([]bool, len(keys))
+// Values returns the value of each key, nil for a missing one.
+func (b *SessionBackend) Values(_ context.Context, keys ...string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
 	for i, k := range keys {
-		out[i] = b.exists(k)
+		if v, found, _ := b.store.Find(k); found {
+			out[i] = v
+		}
 	}
 	return out, nil
 }

@@ -2,10 +2,9 @@ package redisstate
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -13,13 +12,15 @@ import (
 	"github.com/sessionlogin/sessionlogin/internal/auth"
 )
 
-// Registry is an auth.Registry in Redis. Each user has two keys:
-// prefix+"r:"+id, a hash from session id to its entry, and prefix+"z:"+id,
-// a sorted set of the session ids scored by creation time (unix
-// milliseconds), so that a login finds the oldest sessions without reading
-// the others. Every step is one Lua script, so one round trip, and a login
-// does constant work however many sessions the user has. Sessions are
-// ended the way SessionBackend.Delete ends them: deleted, and tombstoned.
+// Registry is an auth.Registry in Redis: one sorted set per user,
+// prefix+"r:"+id, whose members are "id:storekey" and whose scores are the
+// sessions' creation times (unix milliseconds). One key per user, and
+// members short enough (under Redis's zset-max-listpack-value, 64 bytes)
+// for the compact listpack encoding up to zset-max-listpack-entries (128)
+// sessions, above the default cap: it is kept once per live session. A
+// login finds the oldest sessions by score without reading the others, and
+// every step is one Lua script, so one round trip. Sessions are ended the
+// way SessionBackend.Delete ends them: deleted, and tombstoned.
 type Registry struct {
 	pool      *redis.Pool
 	sessions  *SessionBackend
@@ -39,139 +40,54 @@ func NewRegistry(b *SessionBackend, tombstone time.Duration) *Registry {
 // shrinks faster than logins grow it.
 const pruneScan = 4
 
-// An entry is stored as its last-seen time first (4 bytes, unix seconds,
-// so that a touch rewrites a fixed prefix), then its store key (length
-// byte, then the key), a flags byte (remember-me; how the IP is kept), the
-// IP (4 or 16 bytes, or a length byte and text for anything that is no
-// address), and the user agent to the end. Its creation time is its score
-// in the sorted set. Compact, because it is kept once per live session:
-// with a short user agent it stays within Redis's hash-max-listpack-value
-// (64 bytes), so that a user's hash keeps its compact encoding.
-const (
-	seenLen        = 4
-	maxEntryString = 255
-)
+// errID refuses an id that would make a member ambiguous.
+var errID = errors.New("redisstate: registry id contains ':'")
 
-const (
-	entryRemember byte = 1 << iota
-	entryIPv4
-	entryIPv6
-)
-
-func encodeEntry(e auth.RegistryEntry) []byte {
-	key := clip(e.StoreKey)
-	b := make([]byte, 0, seenLen+3+len(key)+len(e.IP)+len(e.UserAgent))
-	b = appendSeen(b, e.LastSeen)
-	b = append(append(b, byte(len(key))), key...)
-	var flags byte
-	if e.Remember {
-		flags |= entryRemember
+func member(id, storeKey string) (string, error) {
+	if strings.Contains(id, ":") {
+		return "", errID
 	}
-	ip, err := netip.ParseAddr(e.IP)
-	switch {
-	case err == nil && ip.Is4() && ip.String() == e.IP:
-		b = append(b, flags|entryIPv4)
-		b = append(b, ip.AsSlice()...)
-	case err == nil && ip.Is6() && ip.Zone() == "" && ip.String() == e.IP:
-		b = append(b, flags|entryIPv6)
-		b = append(b, ip.AsSlice()...)
-	default:
-		text := clip(e.IP)
-		b = append(b, flags, byte(len(text)))
-		b = append(b, text...)
-	}
-	return append(b, e.UserAgent...)
+	return id + ":" + storeKey, nil
 }
 
-var errEntry = errors.New("redisstate: malformed registry entry")
-
-func decodeEntry(id string, v []byte, created time.Time) (auth.RegistryEntry, error) {
-	if len(v) < seenLen+1 {
-		return auth.RegistryEntry{}, errEntry
-	}
-	e := auth.RegistryEntry{ID: id, Created: created, LastSeen: time.Unix(int64(binary.BigEndian.Uint32(v)), 0)}
-	v = v[seenLen:]
-	n := int(v[0])
-	if len(v) < 1+n+1 {
-		return auth.RegistryEntry{}, errEntry
-	}
-	e.StoreKey, v = string(v[1:1+n]), v[1+n:]
-	flags := v[0]
-	v = v[1:]
-	e.Remember = flags&entryRemember != 0
-	switch {
-	case flags&entryIPv4 != 0 && len(v) >= 4:
-		e.IP, v = netip.AddrFrom4([4]byte(v[:4])).String(), v[4:]
-	case flags&entryIPv6 != 0 && len(v) >= 16:
-		e.IP, v = netip.AddrFrom16([16]byte(v[:16])).String(), v[16:]
-	case flags&(entryIPv4|entryIPv6) == 0 && len(v) >= 1 && len(v) >= 1+int(v[0]):
-		n = int(v[0])
-		e.IP, v = string(v[1:1+n]), v[1+n:]
-	default:
-		return auth.RegistryEntry{}, errEntry
-	}
-	e.UserAgent = string(v)
-	return e, nil
+func (r *Registry) key(userID int64) string {
+	return r.prefix + "r:" + strconv.FormatInt(userID, 10)
 }
 
-func appendSeen(b []byte, t time.Time) []byte {
-	return binary.BigEndian.AppendUint32(b, uint32(t.Unix()))
-}
-
-// clip cuts s to what a length byte can say; store keys and addresses are
-// far shorter.
-func clip(s string) string {
-	if len(s) > maxEntryString {
-		return s[:maxEntryString]
-	}
-	return s
-}
-
-func (r *Registry) keys(userID int64) (hash, zset string) {
-	id := strconv.FormatInt(userID, 10)
-	return r.prefix + "r:" + id, r.prefix + "z:" + id
-}
-
-// luaStoreKey reads the store key out of an entry.
-const luaStoreKey = `
-local function skey(v) local n = string.byte(v, 5) return string.sub(v, 6, 5 + n) end
+// luaMember splits a member into id and store key.
+const luaMember = `
+local function split(m) local i = string.find(m, ':', 1, true) return string.sub(m, 1, i - 1), string.sub(m, i + 1) end
 `
 
 // addScript registers an entry, drops the oldest entries whose sessions
 // are gone, and ends the oldest sessions beyond the limit.
 //
-//	KEYS: hash, zset
-//	ARGV: id, entry, created ms, ttl ms, limit, cut-off ms (younger
-//	      entries count as alive), session key prefix, tombstone prefix,
+//	KEYS: the user's set
+//	ARGV: member, created ms, ttl ms, limit, cut-off ms (younger entries
+//	      count as alive), session key prefix, tombstone prefix,
 //	      tombstone ms, prune scan
 //
 // It returns the ids of the sessions it ended.
-var addScript = redis.NewScript(2, luaStoreKey+`
-local h, z, id = KEYS[1], KEYS[2], ARGV[1]
-local sp, tp, tomb = ARGV[7], ARGV[8], ARGV[9]
-redis.call('HSET', h, id, ARGV[2])
-redis.call('ZADD', z, ARGV[3], id)
-redis.call('PEXPIRE', h, ARGV[4])
-redis.call('PEXPIRE', z, ARGV[4])
-local function drop(o) redis.call('HDEL', h, o) redis.call('ZREM', z, o) end
-for _, o in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', ARGV[6], 'LIMIT', 0, ARGV[10])) do
-  local v = redis.call('HGET', h, o)
-  if not v or redis.call('EXISTS', sp .. skey(v)) == 0 then drop(o) end
+var addScript = redis.NewScript(1, luaMember+`
+local z, new = KEYS[1], ARGV[1]
+local sp, tp, tomb = ARGV[6], ARGV[7], ARGV[8]
+redis.call('ZADD', z, ARGV[2], new)
+redis.call('PEXPIRE', z, ARGV[3])
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', ARGV[5], 'LIMIT', 0, ARGV[9])) do
+  local _, k = split(m)
+  if redis.call('EXISTS', sp .. k) == 0 then redis.call('ZREM', z, m) end
 end
 local ended = {}
-local over = redis.call('ZCARD', z) - tonumber(ARGV[5])
+local over = redis.call('ZCARD', z) - tonumber(ARGV[4])
 if over > 0 then
-  for _, o in ipairs(redis.call('ZRANGE', z, 0, over)) do
+  for _, m in ipairs(redis.call('ZRANGE', z, 0, over)) do
     if over == 0 then break end
-    if o ~= id then
-      local v = redis.call('HGET', h, o)
-      if v then
-        local k = skey(v)
-        redis.call('DEL', sp .. k)
-        redis.call('SET', tp .. k, 1, 'PX', tomb)
-      end
-      drop(o)
-      ended[#ended + 1] = o
+    if m ~= new then
+      local id, k = split(m)
+      redis.call('DEL', sp .. k)
+      redis.call('SET', tp .. k, 1, 'PX', tomb)
+      redis.call('ZREM', z, m)
+      ended[#ended + 1] = id
       over = over - 1
     end
   end
@@ -180,106 +96,84 @@ return ended`)
 
 // Add registers e, prunes and caps the user's entries, in one script.
 func (r *Registry) Add(ctx context.Context, userID int64, e auth.RegistryEntry, ttl time.Duration, limit int) ([]string, error) {
+	m, err := member(e.ID, e.StoreKey)
+	if err != nil {
+		return nil, err
+	}
 	c, err := conn(ctx, r.pool)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	h, z := r.keys(userID)
-	return redis.Strings(addScript.DoContext(ctx, c, h, z,
-		e.ID, encodeEntry(e), e.Created.UnixMilli(), ttl.Milliseconds(), limit,
+	return redis.Strings(addScript.DoContext(ctx, c, r.key(userID),
+		m, e.Created.UnixMilli(), ttl.Milliseconds(), limit,
 		e.Created.Add(-auth.RegistryGrace).UnixMilli(),
 		r.sessions.key(""), r.sessions.tomb(""), r.tombstone.Milliseconds(), pruneScan))
 }
 
-// rekeyScript replaces the store key of an entry that still exists,
-// keeping the rest. KEYS: hash. ARGV: id, store key.
-var rekeyScript = redis.NewScript(1, `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then return 0 end
-local n = string.byte(v, 5)
-redis.call('HSET', KEYS[1], ARGV[1], string.sub(v, 1, 4) .. string.char(#ARGV[2]) .. ARGV[2] .. string.sub(v, 6 + n))
-return 1`)
+// rekeyScript replaces the member of an id that is still registered,
+// keeping its score. KEYS: the user's set. ARGV: id, new member.
+var rekeyScript = redis.NewScript(1, luaMember+`
+local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #all, 2 do
+  local id = split(all[i])
+  if id == ARGV[1] then
+    redis.call('ZREM', KEYS[1], all[i])
+    redis.call('ZADD', KEYS[1], all[i + 1], ARGV[2])
+    return 1
+  end
+end
+return 0`)
 
-// Rekey points entry id at storeKey if the entry still exists.
+// Rekey points entry id at storeKey if the entry still exists. It reads
+// the user's set (at most the session cap): it runs on a password change,
+// not on every request.
 func (r *Registry) Rekey(ctx context.Context, userID int64, id, storeKey string) (bool, error) {
-	if len(storeKey) > maxEntryString {
-		return false, errEntry
+	m, err := member(id, storeKey)
+	if err != nil {
+		return false, err
 	}
 	c, err := conn(ctx, r.pool)
 	if err != nil {
 		return false, err
 	}
 	defer c.Close()
-	h, _ := r.keys(userID)
-	return redis.Bool(rekeyScript.DoContext(ctx, c, h, id, storeKey))
+	return redis.Bool(rekeyScript.DoContext(ctx, c, r.key(userID), id, m))
 }
 
-// touchScript rewrites the last-seen prefix of an entry that still exists:
-// it never creates an entry (or the hash) for a removed one. KEYS: hash.
-// ARGV: id, last seen (4 bytes).
-var touchScript = redis.NewScript(1, `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. string.sub(v, 5)) end
-return 0`)
-
-// Touch sets the last-seen time of entry id.
-func (r *Registry) Touch(ctx context.Context, userID int64, id string, seen time.Time) error {
-	c, err := conn(ctx, r.pool)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	h, _ := r.keys(userID)
-	_, err = touchScript.DoContext(ctx, c, h, id, appendSeen(nil, seen))
-	return err
-}
-
-// List returns the user's entries: the hash and the scores, in one round
-// trip.
+// List returns the user's entries: one ZRANGE.
 func (r *Registry) List(ctx context.Context, userID int64) ([]auth.RegistryEntry, error) {
 	c, err := conn(ctx, r.pool)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	h, z := r.keys(userID)
-	_ = c.Send("MULTI")
-	_ = c.Send("HGETALL", h)
-	_ = c.Send("ZRANGE", z, 0, -1, "WITHSCORES")
-	res, err := redis.Values(redis.DoContext(c, ctx, "EXEC"))
+	all, err := redis.Strings(redis.DoContext(c, ctx, "ZRANGE", r.key(userID), 0, -1, "WITHSCORES"))
 	if err != nil {
 		return nil, err
 	}
-	m, err := redis.StringMap(res[0], nil)
-	if err != nil {
-		return nil, err
-	}
-	scores, err := redis.Int64Map(res[1], nil)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]auth.RegistryEntry, 0, len(m))
-	for id, v := range m {
-		e, err := decodeEntry(id, []byte(v), time.UnixMilli(scores[id]))
-		if err != nil {
+	out := make([]auth.RegistryEntry, 0, len(all)/2)
+	for i := 0; i+1 < len(all); i += 2 {
+		id, key, ok := strings.Cut(all[i], ":")
+		ms, err := strconv.ParseInt(all[i+1], 10, 64)
+		if !ok || err != nil {
 			continue // not written by this code: no session to show
 		}
-		out = append(out, e)
+		out = append(out, auth.RegistryEntry{ID: id, StoreKey: key, Created: time.UnixMilli(ms)})
 	}
 	return out, nil
 }
 
-// endScript ends sessions and drops their entries. KEYS: hash, zset.
-// ARGV: session key prefix, tombstone prefix, tombstone ms, then id and
-// store key of each entry.
-var endScript = redis.NewScript(2, `
+// endScript ends sessions and drops their entries. KEYS: the user's set.
+// ARGV: session key prefix, tombstone prefix, tombstone ms, then the
+// member of each entry.
+var endScript = redis.NewScript(1, luaMember+`
 local sp, tp, tomb = ARGV[1], ARGV[2], ARGV[3]
-for i = 4, #ARGV, 2 do
-  redis.call('DEL', sp .. ARGV[i + 1])
-  redis.call('SET', tp .. ARGV[i + 1], 1, 'PX', tomb)
-  redis.call('HDEL', KEYS[1], ARGV[i])
-  redis.call('ZREM', KEYS[2], ARGV[i])
+for i = 4, #ARGV do
+  local _, k = split(ARGV[i])
+  redis.call('DEL', sp .. k)
+  redis.call('SET', tp .. k, 1, 'PX', tomb)
+  redis.call('ZREM', KEYS[1], ARGV[i])
 end
 return 0`)
 
@@ -288,21 +182,35 @@ func (r *Registry) End(ctx context.Context, userID int64, entries ...auth.Regist
 	if len(entries) == 0 {
 		return nil
 	}
+	args := redis.Args{r.key(userID), r.sessions.key(""), r.sessions.tomb(""), r.tombstone.Milliseconds()}
+	for _, e := range entries {
+		m, err := member(e.ID, e.StoreKey)
+		if err != nil {
+			return err
+		}
+		args = append(args, m)
+	}
 	c, err := conn(ctx, r.pool)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	h, z := r.keys(userID)
-	args := redis.Args{h, z, r.sessions.key(""), r.sessions.tomb(""), r.tombstone.Milliseconds()}
-	for _, e := range entries {
-		args = append(args, e.ID, e.StoreKey)
-	}
 	_, err = endScript.DoContext(ctx, c, args...)
 	return err
 }
 
-// Remove deletes entries, from the hash and the sorted set at once.
+// removeScript drops the entries of ids. KEYS: the user's set. ARGV: ids.
+var removeScript = redis.NewScript(1, luaMember+`
+local drop = {}
+for i = 1, #ARGV do drop[ARGV[i]] = true end
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local id = split(m)
+  if drop[id] then redis.call('ZREM', KEYS[1], m) end
+end
+return 0`)
+
+// Remove deletes the entries of ids, in one script that reads the user's
+// set: it runs when the sessions page finds ended sessions, not per login.
 func (r *Registry) Remove(ctx context.Context, userID int64, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
@@ -312,10 +220,6 @@ func (r *Registry) Remove(ctx context.Context, userID int64, ids ...string) erro
 		return err
 	}
 	defer c.Close()
-	h, z := r.keys(userID)
-	_ = c.Send("MULTI")
-	_ = c.Send("HDEL", redis.Args{h}.AddFlat(ids)...)
-	_ = c.Send("ZREM", redis.Args{z}.AddFlat(ids)...)
-	_, err = redis.DoContext(c, ctx, "EXEC")
+	_, err = removeScript.DoContext(ctx, c, redis.Args{r.key(userID)}.AddFlat(ids)...)
 	return err
 }

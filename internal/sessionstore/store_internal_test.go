@@ -174,9 +174,13 @@ func (f *fixture) wantGone(t *testing.T, key string) {
 
 func (f *fixture) wantAlive(t *testing.T, keys []string, want []bool) {
 	t.Helper()
-	got, err := f.store.Alive(t.Context(), keys...)
+	values, err := f.store.Peek(t.Context(), keys...)
 	if err != nil {
-		t.Fatalf("Alive: %v", err)
+		t.Fatalf("Peek: %v", err)
+	}
+	got := make([]bool, len(values))
+	for i, v := range values {
+		got[i] = v != nil
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Alive(%q): got %v, want %v", keys, got, want)
@@ -578,9 +582,9 @@ func TestStoreObserver(t *testing.T) {
 	_, _, _ = s.FindCtx(ctx, "k")
 	now = now.Add(10 * time.Minute)
 	_, _, _ = s.FindCtx(ctx, "k")
-	_, _ = s.Alive(ctx, "k")
+	_, _ = s.Peek(ctx, "k")
 	_ = s.DeleteCtx(ctx, "k")
-	want := []string{"set", "get", "get", "refresh", "exists", "delete"}
+	want := []string{"set", "get", "get", "refresh", "peek", "delete"}
 	if strings.Join(o.ops, " ") != strings.Join(want, " ") {
 		t.Fatalf("observed ops: got %v, want %v", o.ops, want)
 	}
