@@ -46,6 +46,7 @@ type benchConfig struct {
 	params        auth.Argon2Params
 	touchInterval time.Duration // zero: the default (one minute)
 	maxSessions   int           // zero: the default (auth.DefaultMaxSessions)
+	redisPrefix   string        // empty: a fresh test prefix
 }
 
 // newBenchApp builds the handler as cmd/web does with its defaults. Request
@@ -72,7 +73,10 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { pool.Close() })
-		prefix := testenv.RedisPrefix(tb, cfg.redisURL)
+		prefix := cfg.redisPrefix
+		if prefix == "" {
+			prefix = testenv.RedisPrefix(tb, cfg.redisURL)
+		}
 		b := redisstate.NewSessionBackend(pool, prefix)
 		backend, registry = b, redisstate.NewRegistry(b, sessionstore.TombstoneTTL)
 		counter = redisstate.NewCounter(pool, prefix)

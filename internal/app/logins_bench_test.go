@@ -53,7 +53,8 @@ func BenchmarkLoginsOneAccount(b *testing.B) {
 // has its registry key, whose encoding Redis picks by its size) and on the
 // user agent (kept in the registry entry), so it is measured for a few
 // shapes, with a short user agent (curl, as the rig's memory.sh) and a
-// browser's. "1x10000" lifts the session cap (default 100).
+// browser's. "1x10000" lifts the session cap (default 100). The Redis is
+// private, so keys carry cmd/web's default prefix.
 func BenchmarkSessionMemory(b *testing.B) {
 	agents := []struct{ name, ua string }{
 		{"curl", "curl/8.5.0"},
@@ -64,7 +65,10 @@ func BenchmarkSessionMemory(b *testing.B) {
 		for _, shape := range shapes {
 			b.Run(fmt.Sprintf("%s/%dx%d", a.name, shape.users, shape.sessions), func(b *testing.B) {
 				u := startRedis(b)
-				h := newBenchApp(b, benchConfig{store: "redis", redisURL: u, params: testParams, maxSessions: shape.sessions})
+				h := newBenchApp(b, benchConfig{
+					store: "redis", redisURL: u, params: testParams, maxSessions: shape.sessions,
+					redisPrefix: "sl:", // cmd/web's default: keys as long as in production
+				})
 				var grown int64
 				round := 0
 				for b.Loop() {

@@ -37,7 +37,7 @@ func (sh *shared) loseRegistry(t *testing.T, id int64) {
 	if sh.store == "redis" {
 		conn := sh.pool.Get()
 		defer conn.Close()
-		if _, err := conn.Do("DEL", sh.prefix+"r:"+strconv.FormatInt(id, 10)); err != nil {
+		if _, err := conn.Do("DEL", sh.prefix+"z:"+strconv.FormatInt(id, 10)); err != nil {
 			t.Fatalf("DEL: %v", err)
 		}
 		return

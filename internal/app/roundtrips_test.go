@@ -25,7 +25,7 @@ type redisLog struct {
 }
 
 // record notes a command as its name and the kind of its first key
-// (prefix stripped, up to the colon): "GET s:", "EVALSHA r:".
+// (prefix stripped, up to the colon): "GET s:", "EVALSHA z:".
 func (l *redisLog) record(cmd string, args []any) {
 	if cmd == "" {
 		return
@@ -163,7 +163,7 @@ func TestRedisRoundTrips(t *testing.T) {
 	t.Logf("login: %d round trips: %q", loginTrips, loginCmds)
 	// The registry (register, prune, cap) in one script; the session
 	// written unless tombstoned in one script.
-	if want := []string{"EVALSHA r:", "EVALSHA s:"}; !slices.Equal(session, want) {
+	if want := []string{"EVALSHA z:", "EVALSHA s:"}; !slices.Equal(session, want) {
 		t.Errorf("login, session state: got %q, want %q", session, want)
 	}
 
@@ -179,7 +179,7 @@ func TestRedisRoundTrips(t *testing.T) {
 	cmds, trips := log.take()
 	// The page load (GET), then the session and its registry entry ended
 	// in one script.
-	if want := []string{"GET s:", "EVALSHA r:"}; !slices.Equal(cmds, want) || trips != 2 {
+	if want := []string{"GET s:", "EVALSHA z:"}; !slices.Equal(cmds, want) || trips != 2 {
 		t.Errorf("logout: got %q in %d round trips, want %q in 2", cmds, trips, want)
 	}
 }

@@ -71,7 +71,7 @@ func TestRegistryKeyExpires(t *testing.T) {
 	if _, err := r.Add(t.Context(), 42, e, time.Hour, 100); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
-	key := prefix + "r:42"
+	key := prefix + "z:42"
 	ttl, err := redis.Int64(do(t, pool, "PTTL", key), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,8 @@ import (
 )
 
 // Registry is an auth.Registry in Redis: one sorted set per user,
-// prefix+"r:"+id, whose members are "id:storekey" and whose scores are the
+// prefix+"z:"+id (not the "r:" hashes of earlier versions, which expire on
+// their own), whose members are "id:storekey" and whose scores are the
 // sessions' creation times (unix milliseconds). One key per user, and
 // members short enough (under Redis's zset-max-listpack-value, 64 bytes)
 // for the compact listpack encoding up to zset-max-listpack-entries (128)
@@ -51,7 +52,7 @@ func member(id, storeKey string) (string, error) {
 }
 
 func (r *Registry) key(userID int64) string {
-	return r.prefix + "r:" + strconv.FormatInt(userID, 10)
+	return r.prefix + "z:" + strconv.FormatInt(userID, 10)
 }
 
 // luaMember splits a member into id and store key.
