@@ -31,7 +31,7 @@ const (
 const maxUserAgent = 256
 
 // defaultTouchInterval is how often a session's last-seen time is written
-// to the registry: often enough for "last active 3 minutes ago", rare
+// (with the session): often enough for "last active 3 minutes ago", rare
 // enough that a page view costs no write.
 const defaultTouchInterval = time.Minute
 
@@ -102,6 +102,8 @@ type SessionConfig struct {
 	Lifetime         time.Duration
 	RememberLifetime time.Duration
 	// Codec encodes session data for the store; nil means SCS's gob codec.
+	// cmd/web uses sessionstore.Codec, whose mark on remembered sessions
+	// is how that store exempts them from the idle timeout.
 	Codec scs.Codec
 	// TouchInterval is how often a session's last-seen time is recorded
 	// (a write of the session); zero means one minute.
