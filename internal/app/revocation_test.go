@@ -95,6 +95,7 @@ func TestRevocationWithoutRegistry(t *testing.T) {
 					token := other.Cookie("sid")
 					id := sh.userID(t, "ann@example.com")
 
+					ownerToken := owner.Cookie("sid")
 					sh.loseRegistry(t, id)
 					stays := tt.act(t, a, owner, id)
 
@@ -112,6 +113,11 @@ func TestRevocationWithoutRegistry(t *testing.T) {
 					}
 					if got := owner.SignedInAs(b.URL); got != want {
 						t.Errorf("the session that acted: signed in as %q, want %q", got, want)
+					}
+					// It goes on under a new token: a copy of the old one
+					// (a stolen cookie) is signed out too.
+					if got := withToken(t, ownerToken).SignedInAs(b.URL); got != "" {
+						t.Errorf("the acting session's old token: signed in as %q", got)
 					}
 					// A fresh login works under the new generation.
 					again := newClient(t)

@@ -524,7 +524,10 @@ func (s *Sessions) carryOver(ctx context.Context, uid, gen int64, c Client) (int
 
 // RevokeOthers ends every session of the signed-in user but this one and
 // returns how many the registry knew of. It moves the user's session
-// generation on, so that it holds for sessions the registry lost too.
+// generation on, so that it holds for sessions the registry lost too, and
+// gives this session a new token: whoever else held this one (a copied
+// cookie) is signed out as well, and a request of this session still in
+// flight cannot write the old generation back.
 func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
 	uid, ok := s.UserID(ctx)
 	if !ok {
@@ -534,7 +537,20 @@ func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.carryOver(ctx, uid, gen, c)
+	return s.keep(ctx, uid, gen, c)
+}
+
+// keep carries this request's session over to gen (see carryOver) and
+// renews its token, unless it could not be carried over.
+func (s *Sessions) keep(ctx context.Context, uid, gen int64, c Client) (int, error) {
+	n, err := s.carryOver(ctx, uid, gen, c)
+	if err != nil {
+		return n, err
+	}
+	if _, ok := s.UserID(ctx); !ok {
+		return n, nil
+	}
+	return n, s.renew(ctx, uid)
 }
 
 // PasswordChanged keeps this request's session signed in after a password
@@ -547,13 +563,8 @@ func (s *Sessions) PasswordChanged(ctx context.Context, gen int64, c Client) err
 	if !ok {
 		return nil
 	}
-	if _, err := s.carryOver(ctx, uid, gen, c); err != nil {
-		return err
-	}
-	if _, ok := s.UserID(ctx); !ok { // not carried over: ended
-		return nil
-	}
-	return s.renew(ctx, uid)
+	_, err := s.keep(ctx, uid, gen, c)
+	return err
 }
 
 // EndAll ends every session of user userID on every instance: it moves the
