@@ -127,7 +127,10 @@ type SessionInfo struct {
 // Sessions wraps the SCS session manager. It is the only code that reads or
 // writes session keys: LogIn renews the token before it stores the user id,
 // LogOut destroys the session in the store and expires the cookie, and the
-// registry is kept in step with both.
+// registry is kept in step with both. Each session also records its user's
+// session generation at login; Verify ends a session whose generation has
+// moved on, which is how a password change or EndAll reaches sessions the
+// registry lost.
 //
 // A future second factor fits between Service.Authenticate and LogIn: a
 // handler would renew the token and keep a pending user id (a new method
