@@ -82,6 +82,8 @@ type options struct {
 	noSender bool
 	// mailURL sends this instance's mail elsewhere than the shared sink.
 	mailURL string
+	// maxSessions is auth.SessionConfig.MaxSessions.
+	maxSessions int
 }
 
 // testSecretKey is the SECRET_KEY of test instances; instances on one
@@ -170,6 +172,7 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		Lifetime:           o.lifetime,
 		RememberLifetime:   o.rememberLifetime,
 		TouchInterval:      o.touchInterval,
+		MaxSessions:        o.maxSessions,
 		LoginMaxFailures:   o.maxFailures,
 		LoginFailureWindow: o.window,
 		SignupMaxPerIP:     o.maxSignups,
@@ -283,11 +286,11 @@ func (sh *shared) sessionStored(t *testing.T, token string) bool {
 		}
 		return n == 1
 	}
-	found, err := sh.state.Backend.Exists(context.Background(), key)
+	values, err := sh.state.Backend.Values(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return found[0]
+	return values[0] != nil
 }
 
 // userID returns the id of the account with email.
