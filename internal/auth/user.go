@@ -26,8 +26,8 @@ type User struct {
 	// (a password change, "end all sessions") ends every session at once,
 	// without the registry.
 	SessionGen int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// EmailVerifiedAt is when the current address was confirmed by a
 	// mailed link; zero while it is not.
 	EmailVerifiedAt time.Time

@@ -114,6 +114,7 @@ func (d *DB) setPasswordHash(ctx context.Context, q querier, id int64, passwordH
 		passwordHash, d.timeArg(time.Now()), id).Scan(&gen)
 	return gen, mapError(err)
 }
+
 // UpgradePasswordHash replaces the hash of account id by a stronger hash of
 // the same password, only if the stored hash is still old: a password
 // changed meanwhile is never overwritten. Sessions are left alone. It reports
