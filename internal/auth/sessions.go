@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -605,7 +606,10 @@ func (s *Sessions) PasswordChanged(ctx context.Context, gen int64, c Client) err
 // lost) and ends the sessions the registry knows of. For password resets
 // and administrators; this request's own session is left to the caller.
 func (s *Sessions) EndAll(ctx context.Context, userID int64, c Client) error {
-	if _, err := s.gens.NextSessionGeneration(ctx, userID); err != nil {
+	// A deleted account has no generation left to move on, and its
+	// sessions end at their next request anyway; the registry's are ended
+	// here all the same.
+	if _, err := s.gens.NextSessionGeneration(ctx, userID); err != nil && !errors.Is(err, ErrUserNotFound) {
 		return err
 	}
 	entries, err := s.registry.List(ctx, userID)
