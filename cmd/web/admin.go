@@ -534,11 +534,9 @@ func writeJSON(w io.Writer, v any) error {
 
 // policyError turns a password or email policy error into its plain words.
 func policyError(err error) error {
-	for _, e := range []error{auth.ErrEmailRequired, auth.ErrEmailInvalid, auth.ErrPasswordTooShort,
-		auth.ErrPasswordTooLong, auth.ErrPasswordIsEmail, auth.ErrPasswordCommon} {
-		if errors.Is(err, e) {
-			return errors.New(strings.TrimPrefix(e.Error(), "auth: "))
-		}
+	var fe *auth.FieldError
+	if errors.As(err, &fe) {
+		return errors.New(fe.Field + ": " + fe.Message)
 	}
 	return err
 }

@@ -144,7 +144,7 @@ func TestAdminCommands(t *testing.T) {
 			out.run(t, env, pw1+"\n", "create-user", "ann@example.com").wantErr(t, exitFailed, "already exists")
 			out.run(t, env, "password\n", "create-user", "bob@example.com").wantErr(t, exitFailed, "too common")
 			out.run(t, env, "", "create-user", "bob@example.com").wantErr(t, exitUsage, "standard input")
-			out.run(t, env, "correct horse battery\n", "create-user", "not-an-email").wantErr(t, exitFailed, "not a valid address")
+			out.run(t, env, "correct horse battery\n", "create-user", "not-an-email").wantErr(t, exitFailed, "Enter a valid email address")
 			// A password put where it does not belong is refused, and not
 			// repeated on the screen.
 			r := out.run(t, env, "", "create-user", "bob@example.com", pw3)
@@ -181,7 +181,7 @@ func TestAdminCommands(t *testing.T) {
 
 			// set-password: the new password works, the old does not, and
 			// whoever was signed in is signed out.
-			out.run(t, env, "short\n", "set-password", "ann@example.com").wantErr(t, exitFailed, "too short")
+			out.run(t, env, "short\n", "set-password", "ann@example.com").wantErr(t, exitFailed, "at least 8 characters")
 			out.run(t, env, pw2+"\n", "set-password", "ann@example.com").want(t, exitOK, "set the password")
 			if got := web.SignedInAs(srv.URL); got != "" {
 				t.Fatalf("after set-password: still signed in as %q", got)

@@ -12,6 +12,7 @@ package app_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -43,6 +44,8 @@ type benchConfig struct {
 	redisURL      string // for "redis"; a fresh key prefix is used on it
 	params        auth.Argon2Params
 	touchInterval time.Duration // zero: the default (one minute)
+	maxSessions   int           // zero: the default (auth.DefaultMaxSessions)
+	redisPrefix   string        // empty: a fresh test prefix
 }
 
 // newBenchApp builds the handler with server.New, as cmd/web does with its
@@ -63,10 +66,11 @@ func newBenchApp(tb testing.TB, cfg benchConfig) http.Handler {
 		LoginFailureWindow: 15 * time.Minute,
 		Argon2:             cfg.params,
 		PublicURL:          "http://localhost:4000",
+		MaxSessions:        cfg.maxSessions,
 	}
 	if cfg.store == "redis" {
 		sc.RedisURL = cfg.redisURL
-		sc.RedisKeyPrefix = testenv.RedisPrefix(tb, cfg.redisURL)
+		sc.RedisKeyPrefix = cmp.Or(cfg.redisPrefix, testenv.RedisPrefix(tb, cfg.redisURL))
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	svc, err := server.New(context.Background(), sc, logger)

@@ -15,8 +15,8 @@ func (app *application) accountView(w http.ResponseWriter, r *http.Request) {
 	app.render(w, r, http.StatusOK, "account", data)
 }
 
-// passwordPost changes the password, then ends the user's other sessions
-// and renews this one's token (a privilege change).
+// passwordPost changes the password, which ends every session of the user,
+// then keeps this one signed in under a new token (a privilege change).
 func (app *application) passwordPost(w http.ResponseWriter, r *http.Request) {
 	values, ok := app.parseForm(w, r)
 	if !ok {
@@ -28,14 +28,10 @@ func (app *application) passwordPost(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusUnprocessableEntity
 	if !f.HasErrors() {
 		c := app.credentialClient(r)
-		err := app.auth.ChangePassword(r.Context(), currentUser(r).ID, f.Get("current_password"), f.Get("new_password"), c)
+		gen, err := app.auth.ChangePassword(r.Context(), currentUser(r).ID, f.Get("current_password"), f.Get("new_password"), c)
 		switch {
 		case err == nil:
-			if _, err := app.sessions.RevokeOthers(r.Context(), c); err != nil {
-				app.serverError(w, r, err)
-				return
-			}
-			if err := app.sessions.Renew(r.Context()); err != nil {
+			if err := app.sessions.PasswordChanged(r.Context(), gen, c); err != nil {
 				app.serverError(w, r, err)
 				return
 			}

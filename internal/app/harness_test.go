@@ -85,6 +85,8 @@ type options struct {
 	mailURL string
 	// clock, when set, is the clock of sessions and factors.
 	clock *clock
+	// maxSessions is auth.SessionConfig.MaxSessions.
+	maxSessions int
 }
 
 // testSecretKey is the SECRET_KEY of test instances; instances on one
@@ -174,6 +176,7 @@ func newInstance(t testing.TB, sh *shared, o options) *instance {
 		Lifetime:           o.lifetime,
 		RememberLifetime:   o.rememberLifetime,
 		TouchInterval:      o.touchInterval,
+		MaxSessions:        o.maxSessions,
 		LoginMaxFailures:   o.maxFailures,
 		LoginFailureWindow: o.window,
 		SignupMaxPerIP:     o.maxSignups,
@@ -318,11 +321,11 @@ func (sh *shared) sessionStored(t *testing.T, token string) bool {
 		}
 		return n == 1
 	}
-	found, err := sh.state.Backend.Exists(context.Background(), key)
+	values, err := sh.state.Backend.Values(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return found[0]
+	return values[0] != nil
 }
 
 // userID returns the id of the account with email.

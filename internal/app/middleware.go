@@ -301,10 +301,11 @@ func (app *application) loadSession(next http.Handler) http.Handler {
 }
 
 // authenticate loads the signed-in user, if any, for this request. A
-// session whose user no longer exists, or was locked by an operator, is
-// ended: the account is read on every request, so a lock takes effect on
-// every instance at the next request, even for a session the lock's own
-// sweep could not reach.
+// session whose user no longer exists, was locked by an operator, or that a
+// password change or "end all sessions" ended (its generation is old), is
+// ended: the account is read on every request, so a lock or a revocation
+// takes effect on every instance at the next request, even for a session
+// the registry lost.
 //
 // Every response to a signed-in user is marked no-store: it may show
 // account data (the home page names the user), and a shared or back-button
@@ -330,11 +331,16 @@ func (app *application) authenticate(next http.Handler) http.Handler {
 			app.serverError(w, r, err)
 			return
 		}
-		if err := app.sessions.Touch(r.Context()); err != nil {
-			// Only the "last active" time is late; the page can still be served.
-			app.log.LogAttrs(r.Context(), slog.LevelWarn, "session touch failed",
-				slog.String("error", err.Error()), slog.String("request_id", requestIDFrom(r.Context())))
+		// A session of an older generation was ended by a password change
+		// or "end all sessions", even one the registry had lost.
+		if valid, err := app.sessions.Verify(r.Context(), user); err != nil {
+			app.serverError(w, r, err)
+			return
+		} else if !valid {
+			next.ServeHTTP(w, r)
+			return
 		}
+		app.sessions.Touch(r.Context())
 		ctx := context.WithValue(r.Context(), userContextKey, &user)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -10,9 +10,6 @@ import (
 // AuditRetention is how long the audit trail keeps an event.
 const AuditRetention = 90 * 24 * time.Hour
 
-// maxUserAgent bounds the user agent kept with an event.
-const maxUserAgent = 512
-
 // auditWriteTimeout bounds one write to the trail. The write outlives the
 // request's own context (a client hanging up must not erase the record of
 // what it did), so it needs a bound of its own.

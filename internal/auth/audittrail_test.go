@@ -57,8 +57,8 @@ func TestAuditTrail(t *testing.T) {
 	if got[1].Actor != auth.ActorOperator {
 		t.Errorf("lock record: actor %q, want operator", got[1].Actor)
 	}
-	if len(got[2].UserAgent) != 512 || got[2].IP != "192.0.2.1" {
-		t.Errorf("signup record: user agent of %d bytes, IP %q; want 512 bytes, 192.0.2.1", len(got[2].UserAgent), got[2].IP)
+	if len(got[2].UserAgent) != 256 || got[2].IP != "192.0.2.1" {
+		t.Errorf("signup record: user agent of %d bytes, IP %q; want 256 bytes, 192.0.2.1", len(got[2].UserAgent), got[2].IP)
 	}
 }
 

@@ -101,8 +101,8 @@ func TestFieldErrors(t *testing.T) {
 		{"sign-up email", second(f.svc.SignUp(t.Context(), "not an address", annPass, clientA)), "email", auth.ErrEmailInvalid},
 		{"sign-up taken", second(f.svc.SignUp(t.Context(), annEmail, annPass, clientA)), "email", auth.ErrDuplicateEmail},
 		{"sign-up password", second(f.svc.SignUp(t.Context(), "bob@example.com", "short", clientA)), "password", auth.ErrPasswordTooShort},
-		{"new password too short", f.svc.ChangePassword(t.Context(), ann.ID, annPass, "short", clientA), "new_password", auth.ErrPasswordTooShort},
-		{"new password common", f.svc.ChangePassword(t.Context(), ann.ID, annPass, "password123", clientA), "new_password", auth.ErrPasswordCommon},
+		{"new password too short", second(f.svc.ChangePassword(t.Context(), ann.ID, annPass, "short", clientA)), "new_password", auth.ErrPasswordTooShort},
+		{"new password common", second(f.svc.ChangePassword(t.Context(), ann.ID, annPass, "password123", clientA)), "new_password", auth.ErrPasswordCommon},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -158,10 +158,15 @@ func (s *Service) attempt(ctx context.Context, password string, a Attempt, c Cli
 	// throttled must not show.
 	if rehash {
 		if h, err := s.hasher.Hash(withClient(ctx, c.IP), password); err == nil {
-			if err := s.users.UpdatePasswordHash(ctx, u.ID, h); err != nil {
+			// Not UpdatePasswordHash: the password is the same, so the
+			// user's sessions stay; and a change that landed meanwhile wins.
+			ok, err := s.users.UpgradePasswordHash(ctx, u.ID, u.PasswordHash, h)
+			if err != nil {
 				return User{}, err
 			}
-			u.PasswordHash = h
+			if ok {
+				u.PasswordHash = h
+			}
 		}
 	}
 	return u, nil
@@ -240,33 +245,37 @@ func (s *Service) checkPassword(ctx context.Context, id int64, password string, 
 
 // ChangePassword replaces the password of user id after checking the
 // current one (ErrInvalidCredentials when wrong). Policy errors about the
-// new password come on the field "new_password". The caller ends the
-// user's other sessions and renews this one.
-func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string, c Client) error {
+// new password come on the field "new_password". Every session of the user
+// ends with it; it returns the user's new session generation, to which the
+// caller carries the current session over (Sessions.PasswordChanged).
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string, c Client) (int64, error) {
 	if utf8.RuneCountInString(next) > MaxPasswordLength {
-		return onField(ErrPasswordTooLong, "new_password")
+		return 0, onField(ErrPasswordTooLong, "new_password")
 	}
 	u, err := s.checkPassword(ctx, id, current, c)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	return s.setPassword(ctx, u, next, c)
 }
 
 // setPassword gives account u the password next, if the policy allows it.
-func (s *Service) setPassword(ctx context.Context, u User, next string, c Client) error {
+// Every session of the user ends with it (its session generation moves on);
+// it returns the new generation.
+func (s *Service) setPassword(ctx context.Context, u User, next string, c Client) (int64, error) {
 	if err := CheckPassword(next, u.Email); err != nil {
-		return onField(err, "new_password")
+		return 0, onField(err, "new_password")
 	}
 	hash, err := s.hasher.Hash(withClient(ctx, c.IP), next)
 	if err != nil {
-		return s.busy(ctx, err, u.ID, c)
+		return 0, s.busy(ctx, err, u.ID, c)
 	}
-	if err := s.users.UpdatePasswordHash(ctx, u.ID, hash); err != nil {
-		return err
+	gen, err := s.users.UpdatePasswordHash(ctx, u.ID, hash)
+	if err != nil {
+		return 0, err
 	}
 	s.audit.Record(ctx, Event{Kind: EventPasswordChanged, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
-	return nil
+	return gen, nil
 }
 
 // DeleteAccount removes user id after checking the password. The caller
@@ -306,7 +315,8 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string, c 
 	if err != nil {
 		return err
 	}
-	return s.setPassword(ctx, u, password, c)
+	_, err = s.setPassword(ctx, u, password, c)
+	return err
 }
 
 // Lock stops account id from signing in. A lock already in place keeps its

@@ -257,7 +257,7 @@ func TestAuthenticateMalformedStoredHash(t *testing.T) {
 	// A damaged row answers like a wrong password, not like an outage.
 	f := newFixture(t, auth.ThrottleConfig{})
 	ann := f.signUp(t, annEmail, annPass)
-	if err := f.db.UpdatePasswordHash(t.Context(), ann.ID, "not a hash"); err != nil {
+	if _, err := f.db.UpdatePasswordHash(t.Context(), ann.ID, "not a hash"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Authenticate(t.Context(), annEmail, annPass, clientA); !errors.Is(err, auth.ErrInvalidCredentials) {
@@ -327,13 +327,14 @@ func TestAuthenticateThrottle(t *testing.T) {
 		f := newFixture(t, auth.ThrottleConfig{MaxFailures: 3, Window: window})
 		ann := f.signUp(t, annEmail, annPass)
 		for range 3 {
-			if err := f.svc.ChangePassword(t.Context(), ann.ID, "wrong password!", "a brand new passphrase", clientA); !errors.Is(err, auth.ErrInvalidCredentials) {
+			if _, err := f.svc.ChangePassword(t.Context(), ann.ID, "wrong password!", "a brand new passphrase", clientA); !errors.Is(err, auth.ErrInvalidCredentials) {
 				t.Fatalf("ChangePassword: got %v, want ErrInvalidCredentials", err)
 			}
 		}
-		wantThrottledErr(t, f.svc.ChangePassword(t.Context(), ann.ID, annPass, "a brand new passphrase", clientA), window)
+		_, err := f.svc.ChangePassword(t.Context(), ann.ID, annPass, "a brand new passphrase", clientA)
+		wantThrottledErr(t, err, window)
 		wantThrottledErr(t, f.svc.DeleteAccount(t.Context(), ann.ID, annPass, clientA), window)
-		_, err := f.svc.Authenticate(t.Context(), annEmail, annPass, clientA)
+		_, err = f.svc.Authenticate(t.Context(), annEmail, annPass, clientA)
 		wantThrottledErr(t, err, window)
 	})
 }
@@ -345,7 +346,8 @@ func TestRehashOnLogin(t *testing.T) {
 	// Ann's hash was made when the parameters were lower.
 	older := auth.Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	old := mustHash(t, auth.NewHasher(older), annPass)
-	if err := f.db.UpdatePasswordHash(t.Context(), ann.ID, old); err != nil {
+	gen, err := f.db.UpdatePasswordHash(t.Context(), ann.ID, old)
+	if err != nil {
 		t.Fatalf("UpdatePasswordHash: %v", err)
 	}
 
@@ -367,6 +369,10 @@ func TestRehashOnLogin(t *testing.T) {
 	}
 	if u.PasswordHash != rehashed {
 		t.Fatalf("returned user's hash: got %q, want the new stored one", u.PasswordHash)
+	}
+	// The same password, stronger: the user's sessions stay signed in.
+	if got, _ := f.svc.User(t.Context(), ann.ID); got.SessionGen != gen || u.SessionGen != gen {
+		t.Fatalf("session generation after a rehash: got %d (returned %d), want %d unchanged", got.SessionGen, u.SessionGen, gen)
 	}
 	match, rehash, err := auth.NewHasher(fastParams).Verify(t.Context(), annPass, rehashed)
 	if err != nil || !match || rehash {
@@ -412,7 +418,7 @@ func TestChangePassword(t *testing.T) {
 			f := newFixture(t, auth.ThrottleConfig{})
 			ann := f.signUp(t, annEmail, annPass)
 			before := f.storedHash(t, ann.ID)
-			if err := f.svc.ChangePassword(t.Context(), ann.ID, tt.current, tt.next, clientA); !errors.Is(err, tt.err) {
+			if _, err := f.svc.ChangePassword(t.Context(), ann.ID, tt.current, tt.next, clientA); !errors.Is(err, tt.err) {
 				t.Fatalf("ChangePassword: got %v, want %v", err, tt.err)
 			}
 			if f.storedHash(t, ann.ID) != before {
@@ -429,8 +435,13 @@ func TestChangePassword(t *testing.T) {
 	t.Run("success", func(t *testing.T) {
 		f := newFixture(t, auth.ThrottleConfig{})
 		ann := f.signUp(t, annEmail, annPass)
-		if err := f.svc.ChangePassword(t.Context(), ann.ID, annPass, next, clientB); err != nil {
+		gen, err := f.svc.ChangePassword(t.Context(), ann.ID, annPass, next, clientB)
+		if err != nil {
 			t.Fatalf("ChangePassword: %v", err)
+		}
+		// A new password ends every session: the generation moves on.
+		if got, _ := f.svc.User(t.Context(), ann.ID); gen != ann.SessionGen+1 || got.SessionGen != gen {
+			t.Fatalf("session generation: returned %d, stored %d, want %d", gen, got.SessionGen, ann.SessionGen+1)
 		}
 		f.audit.want(t, auth.Event{Kind: auth.EventPasswordChanged, UserID: ann.ID, IP: clientB.IP, UserAgent: clientB.UserAgent})
 		if _, err := f.svc.Authenticate(t.Context(), annEmail, annPass, clientA); !errors.Is(err, auth.ErrInvalidCredentials) {
@@ -443,7 +454,7 @@ func TestChangePassword(t *testing.T) {
 
 	t.Run("unknown user", func(t *testing.T) {
 		f := newFixture(t, auth.ThrottleConfig{})
-		if err := f.svc.ChangePassword(t.Context(), 999, annPass, next, clientA); !errors.Is(err, auth.ErrUserNotFound) {
+		if _, err := f.svc.ChangePassword(t.Context(), 999, annPass, next, clientA); !errors.Is(err, auth.ErrUserNotFound) {
 			t.Fatalf("got %v, want ErrUserNotFound", err)
 		}
 	})

@@ -5,32 +5,39 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 )
 
 // Session keys. Handlers never touch them: they call Sessions' methods, so
-// that nobody can sign a user in without renewing the token first.
+// that nobody can sign a user in without renewing the token first. They are
+// one letter long because every byte is stored once per live session.
 const (
-	keyUserID    = "uid"
-	keySessionID = "sid"  // opaque registry id of this session
-	keySeen      = "seen" // unix seconds of the last registry touch
-	keyAuthAt    = "auth" // unix seconds of the last authentication (sudo mode)
+	keyUserID    = "u"
+	keySessionID = "i" // opaque registry id of this session
+	keySeen      = "t" // unix seconds of the last recorded activity
+	keyGen       = "g" // the user's session generation at login
+	keyIP        = "p" // client address at login, for the sessions page
+	keyUA        = "a" // user agent at login, for the sessions page
+	keyAuthAt    = "s" // unix seconds of the last authentication (sudo mode)
+	keyMethod    = "m" // how the session signed in (a LoginMethod)
 
 	// The pending state between a right password and the second factor.
 	// It holds no keyUserID: nothing protected is reachable from it.
-	keyPendingUser     = "p_uid"
-	keyPendingAt       = "p_at"
-	keyPendingRemember = "p_rem"
-	keyPendingKnown    = "p_known"
-	keyPendingDevice   = "p_dev"
+	keyPendingUser     = "pu"
+	keyPendingAt       = "pt"
+	keyPendingRemember = "pr"
+	keyPendingKnown    = "pk"
+	keyPendingDevice   = "pd"
 
 	// keyCeremony prefixes the state of a WebAuthn ceremony under way.
-	keyCeremony = "wa_"
+	keyCeremony = "w"
 )
 
 // PendingWindow is how long the second step of a login may take after the
@@ -52,54 +59,71 @@ const (
 	MethodPasskey          LoginMethod = "passkey"
 )
 
+// maxUserAgent bounds the user agent kept in a session: enough to tell
+// devices apart, and no 32 KB header copied into every session.
+const maxUserAgent = 256
+
 // defaultTouchInterval is how often a session's last-seen time is written
-// to the registry: often enough for "last active 3 minutes ago", rare
+// (with the session): often enough for "last active 3 minutes ago", rare
 // enough that a page view costs no write.
 const defaultTouchInterval = time.Minute
 
-// pruneAbove is the registry size from which a login first drops entries of
-// sessions that ended on their own (idle or absolute expiry).
-const pruneAbove = 32
+// DefaultMaxSessions is how many live sessions a user may have when
+// SessionConfig.MaxSessions is zero.
+const DefaultMaxSessions = 100
 
-// registryGrace is how long a new entry counts as alive without its session
-// in the store: longer than any request takes to save its session.
-const registryGrace = time.Minute
+// RegistryGrace is how long a new entry counts as alive without its session
+// in the store: a session is registered before its request saves it, and
+// no request takes this long.
+const RegistryGrace = time.Minute
 
-// RegistryEntry describes one signed-in session in the per-user registry.
+// RegistryEntry is one signed-in session in the per-user registry: what it
+// takes to find and end it. What the sessions page shows of it (address,
+// user agent, last activity) is kept in the session itself, so that the
+// registry stays small and a page view never writes to it.
 type RegistryEntry struct {
-	ID        string // opaque random id, safe to show and to put in URLs
-	StoreKey  string // the session's key in the store: a hash of its token, never the token
-	Created   time.Time
-	LastSeen  time.Time
-	IP        string
-	UserAgent string
-	Remember  bool
-	Method    string // a LoginMethod; empty for sessions older than the field
+	ID       string // opaque random id, safe to show and to put in URLs
+	StoreKey string // the session's key in the store: a hash of its token, never the token
+	Created  time.Time
 }
 
 // Registry indexes live sessions by user, so that listing or ending a
 // user's sessions costs O(that user's sessions), never a scan of the store.
+// It ends sessions itself (deleted from the store for good, as
+// sessionstore does) so that a login or a logout is one step.
 type Registry interface {
-	// Add inserts or replaces e under userID, keeps the user's index for at
-	// least ttl, and returns how many entries the user now has.
-	Add(ctx context.Context, userID int64, e RegistryEntry, ttl time.Duration) (int, error)
-	// Replace overwrites entry e.ID with e, atomically, only if the entry
+	// Add inserts e under userID and keeps the user's index for at least
+	// ttl. In the same step it drops entries of the user's oldest sessions
+	// that are gone from the store (older than RegistryGrace), and while
+	// the user has more than limit entries it ends the oldest session
+	// other than e. It returns the ids of the sessions it ended.
+	Add(ctx context.Context, userID int64, e RegistryEntry, ttl time.Duration, limit int) ([]string, error)
+	// Rekey points entry id at storeKey, atomically, only if the entry
 	// still exists, and reports whether it did.
-	Replace(ctx context.Context, userID int64, e RegistryEntry) (bool, error)
-	// Touch sets the last-seen time of entry id.
-	Touch(ctx context.Context, userID int64, id string, seen time.Time) error
+	Rekey(ctx context.Context, userID int64, id, storeKey string) (bool, error)
 	// List returns the user's entries, in no particular order.
 	List(ctx context.Context, userID int64) ([]RegistryEntry, error)
+	// End deletes the sessions of entries from the store for good and
+	// removes the entries, in one step. Only ID and StoreKey are read.
+	End(ctx context.Context, userID int64, entries ...RegistryEntry) error
 	// Remove deletes entries; unknown ids are ignored.
 	Remove(ctx context.Context, userID int64, ids ...string) error
 }
 
-// SessionStore is the session store: an scs.Store that can also tell which
-// keys are still alive, and whether it answers at all.
+// SessionStore is the session store: an scs.CtxStore that can also read
+// sessions without using them, and tell whether it answers at all.
 type SessionStore interface {
-	scs.Store
-	Alive(ctx context.Context, keys ...string) ([]bool, error)
+	scs.CtxStore
+	// Peek returns the data of each key's session, as the codec encoded
+	// it, without extending its life; nil for a session that is gone.
+	Peek(ctx context.Context, keys ...string) ([][]byte, error)
 	Ping(ctx context.Context) error
+}
+
+// Generations moves a user's session generation on (see User.SessionGen).
+// UserStore has it; Sessions needs only this.
+type Generations interface {
+	NextSessionGeneration(ctx context.Context, userID int64) (int64, error)
 }
 
 // SessionConfig configures Sessions.
@@ -111,13 +135,18 @@ type SessionConfig struct {
 	Lifetime         time.Duration
 	RememberLifetime time.Duration
 	// Codec encodes session data for the store; nil means SCS's gob codec.
+	// cmd/web uses sessionstore.Codec, whose mark on remembered sessions
+	// is how that store exempts them from the idle timeout.
 	Codec scs.Codec
-	// TouchInterval is how often a session's last-seen time is recorded;
-	// zero means one minute.
+	// TouchInterval is how often a session's last-seen time is recorded
+	// (a write of the session); zero means one minute.
 	TouchInterval time.Duration
 	// Now is the clock of the pending and re-authentication windows and of
 	// the registry; nil means time.Now. Tests move it forward.
 	Now func() time.Time
+	// MaxSessions is how many live sessions a user may have; a login
+	// beyond it ends the oldest. Zero means DefaultMaxSessions.
+	MaxSessions int
 }
 
 // SessionInfo is one of a user's live sessions, as shown to the user.
@@ -135,7 +164,10 @@ type SessionInfo struct {
 // Sessions wraps the SCS session manager. It is the only code that reads or
 // writes session keys: LogIn renews the token before it stores the user id,
 // LogOut destroys the session in the store and expires the cookie, and the
-// registry is kept in step with both.
+// registry is kept in step with both. Each session also records its user's
+// session generation at login; Verify ends a session whose generation has
+// moved on, which is how a password change or EndAll reaches sessions the
+// registry lost.
 //
 // A second factor fits between Service.Authenticate and LogIn:
 // BeginSecondFactor renews the token into a pending state that holds no
@@ -144,6 +176,7 @@ type Sessions struct {
 	sm       *scs.SessionManager
 	store    SessionStore
 	registry Registry
+	gens     Generations
 	audit    Auditor
 	cfg      SessionConfig
 	now      func() time.Time
@@ -153,9 +186,9 @@ type Sessions struct {
 // no Domain, a browser-session cookie unless remember-me is chosen. The idle
 // timeout is not SCS's: the store enforces it (see package sessionstore),
 // because SCS would rewrite every session on every request to enforce it.
-func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg SessionConfig) *Sessions {
+func NewSessions(store SessionStore, registry Registry, gens Generations, audit Auditor, cfg SessionConfig) *Sessions {
 	sm := scs.New()
-	sm.Store = store
+	sm.Store = endedStore{store}
 	sm.Lifetime = cfg.Lifetime
 	sm.IdleTimeout = 0
 	sm.HashTokenInStore = true // a copy of the store holds no usable token
@@ -176,11 +209,29 @@ func NewSessions(store SessionStore, registry Registry, audit Auditor, cfg Sessi
 	if cfg.TouchInterval <= 0 {
 		cfg.TouchInterval = defaultTouchInterval
 	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = DefaultMaxSessions
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Sessions{sm: sm, store: store, registry: registry, audit: audit, cfg: cfg, now: now}
+	return &Sessions{sm: sm, store: store, registry: registry, gens: gens, audit: audit, cfg: cfg, now: now}
+}
+
+// endedStore is the store as SCS sees it. Its DeleteCtx skips the one key
+// that Registry.End has just deleted along with the key's registry entry
+// (see endCurrent): SCS's Destroy insists on deleting the key itself, and a
+// logout would otherwise cost a second round trip to the store.
+type endedStore struct{ SessionStore }
+
+type endedKey struct{}
+
+func (s endedStore) DeleteCtx(ctx context.Context, key string) error {
+	if k, _ := ctx.Value(endedKey{}).(string); k == key {
+		return nil
+	}
+	return s.SessionStore.DeleteCtx(ctx, key)
 }
 
 // LoadAndSave is SCS's middleware: it loads the session named by the
@@ -215,10 +266,24 @@ func storeKey(token string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// newSessionID returns a registry id: 72 random bits, 12 characters. It is
+// looked up only among one user's sessions, so it needs no more, and it is
+// stored three times per live session.
 func newSessionID() string {
-	b := make([]byte, 12)
+	b := make([]byte, 9)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// clip cuts s to at most n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func unavailable(op string, err error) error {
@@ -250,24 +315,23 @@ func (s *Sessions) LogInWith(ctx context.Context, user User, remember bool, meth
 	// session saved with the 503 page holds no user, so no signed-in
 	// session ever exists outside the registry.
 	id := newSessionID()
-	entry := RegistryEntry{
-		ID: id, StoreKey: storeKey(s.sm.Token(ctx)), Created: now, LastSeen: now,
-		IP: c.IP, UserAgent: c.UserAgent, Remember: remember, Method: string(method),
-	}
-	n, err := s.registry.Add(ctx, user.ID, entry, max(s.cfg.Lifetime, s.cfg.RememberLifetime))
+	entry := RegistryEntry{ID: id, StoreKey: storeKey(s.sm.Token(ctx)), Created: now}
+	ended, err := s.registry.Add(ctx, user.ID, entry, max(s.cfg.Lifetime, s.cfg.RememberLifetime), s.cfg.MaxSessions)
 	if err != nil {
 		return unavailable("registry add", err)
-	}
-	if n > pruneAbove {
-		if _, err := s.live(ctx, user.ID); err != nil {
-			return err
-		}
 	}
 	s.sm.Put(ctx, keyUserID, user.ID)
 	s.sm.Put(ctx, keySessionID, id)
 	s.sm.Put(ctx, keySeen, now.Unix())
+	s.sm.Put(ctx, keyGen, user.SessionGen)
+	s.sm.Put(ctx, keyIP, c.IP)
+	s.sm.Put(ctx, keyUA, clip(c.UserAgent, maxUserAgent))
 	s.sm.Put(ctx, keyAuthAt, now.Unix())
+	s.sm.Put(ctx, keyMethod, string(method))
 	s.audit.Record(ctx, Event{Kind: EventLoginSuccess, UserID: user.ID, IP: c.IP, UserAgent: c.UserAgent, SessionID: id, Detail: string(method)})
+	for _, old := range ended {
+		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: user.ID, IP: c.IP, UserAgent: c.UserAgent, SessionID: old})
+	}
 	return nil
 }
 
@@ -374,17 +438,38 @@ func (s *Sessions) TakeCeremony(ctx context.Context, kind string) []byte {
 func (s *Sessions) LogOut(ctx context.Context, c Client) error {
 	uid := s.sm.GetInt64(ctx, keyUserID)
 	id := s.sm.GetString(ctx, keySessionID)
-	if err := s.sm.Destroy(ctx); err != nil {
-		return unavailable("destroy session", err)
-	}
 	if uid == 0 {
-		return nil
+		return s.destroy(ctx)
 	}
-	if err := s.registry.Remove(ctx, uid, id); err != nil {
-		return unavailable("registry remove", err)
+	if err := s.endCurrent(ctx, uid); err != nil {
+		return err
 	}
 	s.audit.Record(ctx, Event{Kind: EventLogout, UserID: uid, IP: c.IP, UserAgent: c.UserAgent, SessionID: id})
 	return nil
+}
+
+// endCurrent ends this request's session of user uid: its store key and
+// registry entry in one step of the registry, then SCS's Destroy (which
+// clears the data and expires the cookie) without a second delete.
+func (s *Sessions) endCurrent(ctx context.Context, uid int64) error {
+	key := storeKey(s.sm.Token(ctx))
+	e := RegistryEntry{ID: s.sm.GetString(ctx, keySessionID), StoreKey: key}
+	if err := s.registry.End(ctx, uid, e); err != nil {
+		return unavailable("registry end", err)
+	}
+	return s.destroy(context.WithValue(ctx, endedKey{}, key))
+}
+
+// Verify reports whether this request's session, signed in as u, belongs
+// to u's current session generation. A session of an older one was ended
+// by a password change or by EndAll, possibly on an instance that could not
+// reach it through the registry: it is ended here, and Verify reports false.
+// It costs nothing on the way through: u is loaded for the request anyway.
+func (s *Sessions) Verify(ctx context.Context, u User) (bool, error) {
+	if s.sm.GetInt64(ctx, keyGen) == u.SessionGen {
+		return true, nil
+	}
+	return false, s.endCurrent(ctx, u.ID)
 }
 
 // UserID returns the signed-in user's id, if any.
@@ -393,40 +478,32 @@ func (s *Sessions) UserID(ctx context.Context) (int64, bool) {
 	return id, id != 0
 }
 
-// Touch records activity of the signed-in session in the registry, at most
-// once per TouchInterval, so that most page views write nothing.
-func (s *Sessions) Touch(ctx context.Context) error {
-	uid, ok := s.UserID(ctx)
-	if !ok {
-		return nil
+// Touch records activity of the signed-in session, at most once per
+// TouchInterval, so that most page views write nothing. The time is kept
+// in the session, which the request then saves.
+func (s *Sessions) Touch(ctx context.Context) {
+	if _, ok := s.UserID(ctx); !ok {
+		return
 	}
 	now := s.now()
-	if now.Sub(time.Unix(s.sm.GetInt64(ctx, keySeen), 0)) < s.cfg.TouchInterval {
-		return nil
+	if now.Sub(time.Unix(s.sm.GetInt64(ctx, keySeen), 0)) >= s.cfg.TouchInterval {
+		s.sm.Put(ctx, keySeen, now.Unix())
 	}
-	s.sm.Put(ctx, keySeen, now.Unix())
-	if err := s.registry.Touch(ctx, uid, s.sm.GetString(ctx, keySessionID), now); err != nil {
-		return unavailable("registry touch", err)
-	}
-	return nil
 }
 
-// Renew gives the signed-in session a new token, keeping it signed in: used
-// after a privilege change such as a new password.
-func (s *Sessions) Renew(ctx context.Context) error {
-	uid, ok := s.UserID(ctx)
-	if !ok {
-		return nil
-	}
+// renew gives this request's session, signed in as uid, a new token,
+// keeping it signed in: used after a privilege change such as a new
+// password.
+func (s *Sessions) renew(ctx context.Context, uid int64) error {
 	// A session ended (logged out, revoked) while this request ran must not
 	// come back under a new token: the store's tombstone guards only the
-	// old one. So renew only a session that still exists, and is still
-	// registered, and otherwise finish ending it.
-	alive, err := s.store.Alive(ctx, storeKey(s.sm.Token(ctx)))
+	// old one. So renew only a session that still exists, and otherwise
+	// finish ending it.
+	data, err := s.store.Peek(ctx, storeKey(s.sm.Token(ctx)))
 	if err != nil {
-		return unavailable("store alive", err)
+		return unavailable("store peek", err)
 	}
-	if !alive[0] {
+	if data[0] == nil {
 		return s.destroy(ctx)
 	}
 	// RenewToken resets the absolute deadline; a remembered session keeps
@@ -436,29 +513,27 @@ func (s *Sessions) Renew(ctx context.Context) error {
 		return unavailable("renew token", err)
 	}
 	s.sm.SetDeadline(ctx, deadline)
-	id := s.sm.GetString(ctx, keySessionID)
-	entries, err := s.registry.List(ctx, uid)
+	id, key := s.sm.GetString(ctx, keySessionID), storeKey(s.sm.Token(ctx))
+	found, err := s.registry.Rekey(ctx, uid, id, key)
 	if err != nil {
-		return unavailable("registry list", err)
+		return unavailable("registry rekey", err)
 	}
-	for _, e := range entries {
-		if e.ID != id {
-			continue
-		}
-		// Only if still registered, in one step: a revocation landing
-		// before it removed the entry (so the session ends here); one
-		// landing after it finds the new key and ends that.
-		e.StoreKey = storeKey(s.sm.Token(ctx))
-		found, err := s.registry.Replace(ctx, uid, e)
-		if err != nil {
-			return unavailable("registry replace", err)
-		}
-		if found {
-			return nil
-		}
+	if found {
+		return nil
 	}
-	return s.destroy(ctx)
+	// The registry lost this session (evicted, or deleted by an operator):
+	// register it again, so that it can be listed and ended. A revocation
+	// of this very session racing this change would be lost too; but the
+	// change itself already ended the revoker's session.
+	e := RegistryEntry{ID: id, StoreKey: key, Created: s.now()}
+	if _, err := s.registry.Add(ctx, uid, e, max(s.cfg.Lifetime, s.cfg.RememberLifetime), s.cfg.MaxSessions); err != nil {
+		return unavailable("registry add", err)
+	}
+	return nil
 }
+
+// scsRememberKey is where SCS v2 keeps RememberMe's choice in the session.
+const scsRememberKey = "__rememberMe"
 
 // destroy ends this request's session without an audit event: it was
 // already ended by the request that logged it out or revoked it.
@@ -470,41 +545,43 @@ func (s *Sessions) destroy(ctx context.Context) error {
 }
 
 // live returns the user's registry entries whose sessions still exist,
-// dropping the others from the registry.
-func (s *Sessions) live(ctx context.Context, userID int64) ([]RegistryEntry, error) {
+// with each session's data, dropping the others from the registry.
+func (s *Sessions) live(ctx context.Context, userID int64) ([]RegistryEntry, [][]byte, error) {
 	entries, err := s.registry.List(ctx, userID)
 	if err != nil {
-		return nil, unavailable("registry list", err)
+		return nil, nil, unavailable("registry list", err)
 	}
 	if len(entries) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	keys := make([]string, len(entries))
 	for i, e := range entries {
 		keys[i] = e.StoreKey
 	}
-	alive, err := s.store.Alive(ctx, keys...)
+	data, err := s.store.Peek(ctx, keys...)
 	if err != nil {
-		return nil, unavailable("store alive", err)
+		return nil, nil, unavailable("store peek", err)
 	}
 	var live []RegistryEntry
+	var liveData [][]byte
 	var dead []string
 	now := s.now()
 	for i, e := range entries {
 		// A session is registered before its request saves it to the
 		// store: one this young may just not be saved yet.
-		if alive[i] || now.Sub(e.Created) < registryGrace {
+		if data[i] != nil || now.Sub(e.Created) < RegistryGrace {
 			live = append(live, e)
+			liveData = append(liveData, data[i])
 		} else {
 			dead = append(dead, e.ID)
 		}
 	}
 	if len(dead) > 0 {
 		if err := s.registry.Remove(ctx, userID, dead...); err != nil {
-			return nil, unavailable("registry remove", err)
+			return nil, nil, unavailable("registry remove", err)
 		}
 	}
-	return live, nil
+	return live, liveData, nil
 }
 
 // List returns the user's live sessions, this one first, then the most
@@ -522,16 +599,28 @@ func (s *Sessions) Live(ctx context.Context, userID int64) ([]SessionInfo, error
 // list returns the live sessions of userID, the one with id current first,
 // then the most recently active.
 func (s *Sessions) list(ctx context.Context, userID int64, current string) ([]SessionInfo, error) {
-	entries, err := s.live(ctx, userID)
+	entries, data, err := s.live(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	infos := make([]SessionInfo, 0, len(entries))
-	for _, e := range entries {
-		infos = append(infos, SessionInfo{
-			ID: e.ID, Created: e.Created, LastSeen: e.LastSeen, IP: e.IP,
-			UserAgent: e.UserAgent, Remember: e.Remember, Method: LoginMethod(e.Method), Current: e.ID == current,
-		})
+	for i, e := range entries {
+		info := SessionInfo{ID: e.ID, Created: e.Created, LastSeen: e.Created, Current: e.ID == current}
+		if data[i] != nil {
+			// A session this code cannot decode is shown with what the
+			// registry knows; it still can be ended.
+			if _, values, err := s.sm.Codec.Decode(data[i]); err == nil {
+				info.IP, _ = values[keyIP].(string)
+				info.UserAgent, _ = values[keyUA].(string)
+				info.Remember, _ = values[scsRememberKey].(bool)
+				method, _ := values[keyMethod].(string)
+				info.Method = LoginMethod(method)
+				if seen, ok := values[keySeen].(int64); ok {
+					info.LastSeen = time.Unix(seen, 0)
+				}
+			}
+		}
+		infos = append(infos, info)
 	}
 	slices.SortFunc(infos, func(a, b SessionInfo) int {
 		switch {
@@ -547,21 +636,17 @@ func (s *Sessions) list(ctx context.Context, userID int64, current string) ([]Se
 	return infos, nil
 }
 
-// end deletes the sessions of entries from the store and the registry. The
-// store refuses to let an in-flight request write them back.
+// end ends the sessions of entries, for good: the store refuses to let an
+// in-flight request write them back.
 func (s *Sessions) end(ctx context.Context, userID int64, entries []RegistryEntry, c Client) error {
-	ids := make([]string, 0, len(entries))
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := s.registry.End(ctx, userID, entries...); err != nil {
+		return unavailable("registry end", err)
+	}
 	for _, e := range entries {
-		if err := s.store.Delete(e.StoreKey); err != nil {
-			return unavailable("store delete", err)
-		}
-		ids = append(ids, e.ID)
-	}
-	if err := s.registry.Remove(ctx, userID, ids...); err != nil {
-		return unavailable("registry remove", err)
-	}
-	for _, id := range ids {
-		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: userID, IP: c.IP, UserAgent: c.UserAgent, SessionID: id})
+		s.audit.Record(ctx, Event{Kind: EventSessionRevoked, UserID: userID, IP: c.IP, UserAgent: c.UserAgent, SessionID: e.ID})
 	}
 	return nil
 }
@@ -588,13 +673,9 @@ func (s *Sessions) Revoke(ctx context.Context, id string, c Client) error {
 	return ErrSessionNotFound
 }
 
-// RevokeOthers ends every session of the signed-in user but this one and
+// endOthers ends every registered session of user uid but this one and
 // returns how many it ended.
-func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
-	uid, ok := s.UserID(ctx)
-	if !ok {
-		return 0, nil
-	}
+func (s *Sessions) endOthers(ctx context.Context, uid int64, c Client) (int, error) {
 	entries, err := s.registry.List(ctx, uid)
 	if err != nil {
 		return 0, unavailable("registry list", err)
@@ -604,28 +685,99 @@ func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
 	return len(others), s.end(ctx, uid, others, c)
 }
 
-// RevokeAll ends every session of the signed-in user, this one included
-// (its cookie is expired), as when the account is deleted.
-func (s *Sessions) RevokeAll(ctx context.Context, c Client) error {
-	if _, ok := s.UserID(ctx); !ok {
-		return nil
+// carryOver moves this request's session to gen, the generation that the
+// caller's own change gave the user, and ends the user's other sessions.
+// Every other session is already ended by gen; ending them in the registry
+// too frees the store and the sessions page at once. If gen is not the one
+// right after this session's, another change (EndAll, a second password
+// change) moved the generation on meanwhile and ended this session as well:
+// it is not carried over, and ends here.
+func (s *Sessions) carryOver(ctx context.Context, uid, gen int64, c Client) (int, error) {
+	if gen != s.sm.GetInt64(ctx, keyGen)+1 {
+		n, err := s.endOthers(ctx, uid, c)
+		if err != nil {
+			return n, err
+		}
+		return n, s.LogOut(ctx, c)
 	}
-	if _, err := s.RevokeOthers(ctx, c); err != nil {
-		return err
-	}
-	return s.LogOut(ctx, c)
+	s.sm.Put(ctx, keyGen, gen)
+	return s.endOthers(ctx, uid, c)
 }
 
-// EndAll ends every session of user userID, wherever it was opened (every
-// instance shares the store and the registry), outside any request of that
-// user: after a password reset, and the admin command's lock,
-// revoke-sessions and delete-user.
+// RevokeOthers ends every session of the signed-in user but this one and
+// returns how many the registry knew of. It moves the user's session
+// generation on, so that it holds for sessions the registry lost too, and
+// gives this session a new token: whoever else held this one (a copied
+// cookie) is signed out as well, and a request of this session still in
+// flight cannot write the old generation back.
+func (s *Sessions) RevokeOthers(ctx context.Context, c Client) (int, error) {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return 0, nil
+	}
+	gen, err := s.gens.NextSessionGeneration(ctx, uid)
+	if err != nil {
+		return 0, err
+	}
+	return s.keep(ctx, uid, gen, c)
+}
+
+// keep carries this request's session over to gen (see carryOver) and
+// renews its token, unless it could not be carried over.
+func (s *Sessions) keep(ctx context.Context, uid, gen int64, c Client) (int, error) {
+	n, err := s.carryOver(ctx, uid, gen, c)
+	if err != nil {
+		return n, err
+	}
+	if _, ok := s.UserID(ctx); !ok {
+		return n, nil
+	}
+	return n, s.renew(ctx, uid)
+}
+
+// PasswordChanged keeps this request's session signed in after a password
+// change (Service.ChangePassword) that moved the user's session generation
+// to gen and so ended every session: this one is carried over to gen and
+// gets a new token (a privilege change); the others are removed from the
+// registry.
+func (s *Sessions) PasswordChanged(ctx context.Context, gen int64, c Client) error {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return nil
+	}
+	_, err := s.keep(ctx, uid, gen, c)
+	return err
+}
+
+// EndAll ends every session of user userID on every instance: it moves the
+// user's session generation on (which holds even for sessions the registry
+// lost) and ends the sessions the registry knows of. For password resets
+// and administrators; this request's own session is left to the caller.
 func (s *Sessions) EndAll(ctx context.Context, userID int64, c Client) error {
+	// A deleted account has no generation left to move on, and its
+	// sessions end at their next request anyway; the registry's are ended
+	// here all the same.
+	if _, err := s.gens.NextSessionGeneration(ctx, userID); err != nil && !errors.Is(err, ErrUserNotFound) {
+		return err
+	}
 	entries, err := s.registry.List(ctx, userID)
 	if err != nil {
 		return unavailable("registry list", err)
 	}
 	return s.end(ctx, userID, entries, c)
+}
+
+// RevokeAll ends every session of the signed-in user, this one included
+// (its cookie is expired), as when the account is deleted.
+func (s *Sessions) RevokeAll(ctx context.Context, c Client) error {
+	uid, ok := s.UserID(ctx)
+	if !ok {
+		return nil
+	}
+	if _, err := s.endOthers(ctx, uid, c); err != nil {
+		return err
+	}
+	return s.LogOut(ctx, c)
 }
 
 // Ping checks that the session store answers. A handler about to create

@@ -21,8 +21,13 @@ type User struct {
 	ID           int64
 	Email        string
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// SessionGen is the account's session generation. Each session records
+	// it at login and is valid only while it still matches: moving it on
+	// (a password change, "end all sessions") ends every session at once,
+	// without the registry.
+	SessionGen int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// EmailVerifiedAt is when the current address was confirmed by a
 	// mailed link; zero while it is not.
 	EmailVerifiedAt time.Time
@@ -61,7 +66,15 @@ type UserStore interface {
 	CreateUser(ctx context.Context, email, passwordHash string) (User, error)
 	UserByID(ctx context.Context, id int64) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
-	UpdatePasswordHash(ctx context.Context, id int64, passwordHash string) error
+	// UpdatePasswordHash sets a new password and, in the same step, moves
+	// the session generation on; it returns the new generation.
+	UpdatePasswordHash(ctx context.Context, id int64, passwordHash string) (int64, error)
+	// UpgradePasswordHash replaces old by a stronger hash of the same
+	// password, only if old is still stored, leaving sessions alone; it
+	// reports whether it did.
+	UpgradePasswordHash(ctx context.Context, id int64, old, passwordHash string) (bool, error)
+	// NextSessionGeneration moves the session generation on and returns it.
+	NextSessionGeneration(ctx context.Context, id int64) (int64, error)
 	DeleteUser(ctx context.Context, id int64) error
 	// SetLockedAt locks account id as of at, or unlocks it when at is zero.
 	SetLockedAt(ctx context.Context, id int64, at time.Time) error

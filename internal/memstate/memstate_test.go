@@ -11,7 +11,11 @@ import (
 )
 
 func TestRegistry(t *testing.T) {
-	statetest.Registry(t, func(*testing.T) auth.Registry { return NewRegistry() })
+	statetest.Registry(t, func(t *testing.T) (auth.Registry, sessionstore.Backend) {
+		b := NewSessionBackend()
+		t.Cleanup(b.Close)
+		return NewRegistry(b, sessionstore.TombstoneTTL), b
+	})
 }
 
 func TestCounter(t *testing.T) {

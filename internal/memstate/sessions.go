@@ -76,14 +76,22 @@ func (b *SessionBackend) Delete(_ context.Context, key string, ttl time.Duration
 	return b.store.Delete(key)
 }
 
-// Exists reports for each key whether it exists.
-func (b *SessionBackend) Exists(_ context.Context, keys ...string) ([]bool, error) {
-	out := make([]bool, len(keys))
+// Values returns the value of each key, nil for a missing one.
+func (b *SessionBackend) Values(_ context.Context, keys ...string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
 	for i, k := range keys {
-		_, out[i], _ = b.store.Find(k)
+		if v, found, _ := b.store.Find(k); found {
+			out[i] = v
+		}
 	}
 	return out, nil
 }
 
 // Ping always succeeds: memory does not go away.
 func (b *SessionBackend) Ping(context.Context) error { return nil }
+
+// exists reports whether key holds a session.
+func (b *SessionBackend) exists(key string) bool {
+	_, found, _ := b.store.Find(key)
+	return found
+}

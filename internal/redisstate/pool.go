@@ -88,18 +88,10 @@ func dialFuncs(rawURL string) (func(context.Context) (redis.Conn, error), func(c
 		return d.dial, d.fresh
 	}
 	dial := func(ctx context.Context) (redis.Conn, error) {
-		c, err := redis.DialURLContext(ctx, rawURL,
+		return redis.DialURLContext(ctx, rawURL,
 			redis.DialConnectTimeout(dialTimeout),
 			redis.DialReadTimeout(ioTimeout),
 			redis.DialWriteTimeout(ioTimeout))
-		if err != nil {
-			return nil, err
-		}
-		cwt, ok := c.(connWithTimeout)
-		if !ok {
-			return c, nil
-		}
-		return directConn{cwt}, nil
 	}
 	return dial, nil
 }
@@ -120,56 +112,4 @@ func Ping(ctx context.Context, pool *redis.Pool) error {
 	defer c.Close()
 	_, err = redis.DoContext(c, ctx, "PING")
 	return err
-}
-
-type connWithTimeout interface {
-	redis.Conn
-	redis.ConnWithTimeout
-}
-
-// directConn runs DoContext and ReceiveContext on the calling goroutine,
-// bounded by the context's deadline and ioTimeout. redigo's own versions
-// start a goroutine per command so that cancelling the context can abandon
-// it at once; every command here is already bounded by ioTimeout, and a
-// page view is one command, whose cost that goroutine (and its channel and
-// context switches) added to measurably. The difference: a command whose
-// request is cancelled meanwhile (the client went away) runs to its end or
-// its timeout instead of being abandoned.
-type directConn struct {
-	connWithTimeout
-}
-
-// timeout returns how long a command may take under ctx; a context that is
-// already done fails the connection, as in redigo (pending commands may be
-// buffered on it).
-func (c directConn) timeout(ctx context.Context) (time.Duration, error) {
-	if err := ctx.Err(); err != nil {
-		_ = c.Close()
-		return 0, err
-	}
-	t := ioTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		t = min(t, time.Until(dl))
-		if t <= 0 {
-			_ = c.Close()
-			return 0, context.DeadlineExceeded
-		}
-	}
-	return t, nil
-}
-
-func (c directConn) DoContext(ctx context.Context, cmd string, args ...any) (any, error) {
-	t, err := c.timeout(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.DoWithTimeout(t, cmd, args...)
-}
-
-func (c directConn) ReceiveContext(ctx context.Context) (any, error) {
-	t, err := c.timeout(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.ReceiveWithTimeout(t)
 }

@@ -2,7 +2,6 @@ package redisstate_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
@@ -38,9 +37,10 @@ func do(t *testing.T, pool *redis.Pool, cmd string, args ...any) any {
 }
 
 func TestRegistry(t *testing.T) {
-	statetest.Registry(t, func(t *testing.T) auth.Registry {
+	statetest.Registry(t, func(t *testing.T) (auth.Registry, sessionstore.Backend) {
 		pool, prefix := newPool(t)
-		return redisstate.NewRegistry(pool, prefix)
+		b := redisstate.NewSessionBackend(pool, prefix)
+		return redisstate.NewRegistry(b, sessionstore.TombstoneTTL), b
 	})
 }
 
@@ -58,17 +58,17 @@ func TestSessionBackend(t *testing.T) {
 	})
 }
 
-func TestRegistryHashExpires(t *testing.T) {
+func TestRegistryKeyExpires(t *testing.T) {
 	// Without a TTL, the index of a user who never comes back would stay in
 	// Redis for ever.
 	pool, prefix := newPool(t)
-	r := redisstate.NewRegistry(pool, prefix)
+	r := redisstate.NewRegistry(redisstate.NewSessionBackend(pool, prefix), sessionstore.TombstoneTTL)
 	now := time.Now()
-	e := auth.RegistryEntry{ID: "a", StoreKey: "k", Created: now, LastSeen: now}
-	if _, err := r.Add(t.Context(), 42, e, time.Hour); err != nil {
+	e := auth.RegistryEntry{ID: "a", StoreKey: "k", Created: now}
+	if _, err := r.Add(t.Context(), 42, e, time.Hour, 100); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
-	key := prefix + "r:" + strconv.Itoa(42)
+	key := prefix + "z:42"
 	ttl, err := redis.Int64(do(t, pool, "PTTL", key), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -76,27 +76,39 @@ func TestRegistryHashExpires(t *testing.T) {
 	if ttl <= 0 || ttl > time.Hour.Milliseconds() {
 		t.Fatalf("PTTL %s: got %dms, want in (0, 1h]", key, ttl)
 	}
-
 	// Each login extends it to the longest session lifetime again.
 	do(t, pool, "PEXPIRE", key, 1000)
 	e.ID = "b"
-	if _, err := r.Add(t.Context(), 42, e, 2*time.Hour); err != nil {
+	if _, err := r.Add(t.Context(), 42, e, 2*time.Hour, 100); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
 	if ttl, _ := redis.Int64(do(t, pool, "PTTL", key), nil); ttl <= time.Hour.Milliseconds() {
-		t.Fatalf("PTTL after a second Add: got %dms, want > 1h", ttl)
+		t.Fatalf("PTTL %s after a second Add: got %dms, want > 1h", key, ttl)
 	}
-
-	// A touch of a removed entry does not bring back a deleted hash (which
+	// A rekey of a removed entry does not bring back a deleted key (which
 	// would then have no TTL).
 	if err := r.Remove(t.Context(), 42, "a", "b"); err != nil {
 		t.Fatalf("Remove: %v", err)
 	}
-	if err := r.Touch(t.Context(), 42, "a", now); err != nil {
-		t.Fatalf("Touch: %v", err)
+	if _, err := r.Rekey(t.Context(), 42, "a", "k2"); err != nil {
+		t.Fatalf("Rekey: %v", err)
 	}
 	if n, _ := redis.Int(do(t, pool, "EXISTS", key), nil); n != 0 {
-		t.Fatalf("EXISTS %s after removing every entry and a touch: got %d, want 0", key, n)
+		t.Fatalf("EXISTS %s after removing every entry and a rekey: got %d, want 0", key, n)
+	}
+}
+
+func TestRegistryRefusesAmbiguousIDs(t *testing.T) {
+	// An id is stored before a colon in "id:storekey"; one with a colon
+	// could pass for another entry.
+	pool, prefix := newPool(t)
+	r := redisstate.NewRegistry(redisstate.NewSessionBackend(pool, prefix), sessionstore.TombstoneTTL)
+	e := auth.RegistryEntry{ID: "a:b", StoreKey: "k", Created: time.Now()}
+	if _, err := r.Add(t.Context(), 1, e, time.Hour, 100); err == nil {
+		t.Fatal("Add of an id with a colon: got no error")
+	}
+	if err := r.End(t.Context(), 1, e); err == nil {
+		t.Fatal("End of an id with a colon: got no error")
 	}
 }
 

@@ -93,8 +93,8 @@ func (b *SessionBackend) Delete(ctx context.Context, key string, ttl time.Durati
 	return err
 }
 
-// Exists reports for each key whether it exists, in one round trip.
-func (b *SessionBackend) Exists(ctx context.Context, keys ...string) ([]bool, error) {
+// Values returns the value of each key, nil for a missing one: one MGET.
+func (b *SessionBackend) Values(ctx context.Context, keys ...string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -103,21 +103,11 @@ func (b *SessionBackend) Exists(ctx context.Context, keys ...string) ([]bool, er
 		return nil, err
 	}
 	defer c.Close()
-	for _, k := range keys {
-		if err := c.Send("EXISTS", b.key(k)); err != nil {
-			return nil, err
-		}
+	args := make(redis.Args, len(keys))
+	for i, k := range keys {
+		args[i] = b.key(k)
 	}
-	if err := c.Flush(); err != nil {
-		return nil, err
-	}
-	out := make([]bool, len(keys))
-	for i := range keys {
-		if out[i], err = redis.Bool(c.Receive()); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return redis.ByteSlices(redis.DoContext(c, ctx, "MGET", args...))
 }
 
 // Ping checks that Redis answers.

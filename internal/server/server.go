@@ -43,6 +43,9 @@ type Config struct {
 	// TouchInterval is how often a session's last-seen time is written;
 	// zero means auth's default.
 	TouchInterval time.Duration
+	// MaxSessions is how many live sessions one user may have; zero means
+	// auth.DefaultMaxSessions.
+	MaxSessions int
 
 	LoginMaxFailures   int
 	LoginFailureWindow time.Duration
@@ -168,7 +171,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	if s.Auth, err = auth.NewService(users, hasher, throttle, audit); err != nil {
 		return nil, err
 	}
-	s.Sessions = auth.NewSessions(store, s.State.Registry, audit, auth.SessionConfig{
+	s.Sessions = auth.NewSessions(store, s.State.Registry, s.DB, audit, auth.SessionConfig{
 		CookieName:       cfg.CookieName,
 		Secure:           cfg.CookieSecure,
 		Lifetime:         cfg.Lifetime,
@@ -176,6 +179,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		Codec:            sessionstore.Codec{},
 		TouchInterval:    cfg.TouchInterval,
 		Now:              cfg.Now,
+		MaxSessions:      cfg.MaxSessions,
 	})
 	if cfg.Mail.Scheme == "" {
 		cfg.Mail.Scheme = mail.SchemeLog
@@ -275,24 +279,30 @@ func OpenState(ctx context.Context, cfg Config, logger *slog.Logger) (*State, er
 			}
 			logger.Warn("redis does not answer; its version is checked at the next start", "error", err.Error())
 		}
-		prefix := cfg.RedisKeyPrefix
-		return &State{
-			Backend:  redisstate.NewSessionBackend(pool, prefix),
-			Registry: redisstate.NewRegistry(pool, prefix),
-			Counter:  redisstate.NewCounter(pool, prefix),
-			Pool:     pool,
-			close:    func() { _ = pool.Close() },
-		}, nil
+		return RedisState(pool, cfg.RedisKeyPrefix), nil
 	case "memory", "":
 		b := memstate.NewSessionBackend()
 		return &State{
 			Backend:  b,
-			Registry: memstate.NewRegistry(),
+			Registry: memstate.NewRegistry(b, sessionstore.TombstoneTTL),
 			Counter:  memstate.NewCounter(memstate.DefaultCounterCapacity),
 			close:    b.Close,
 		}, nil
 	default:
 		return nil, fmt.Errorf("unknown session store %q", cfg.SessionStore)
+	}
+}
+
+// RedisState keeps sessions, the registry and the counters in the Redis of
+// pool, under keys starting with prefix. Close closes the pool.
+func RedisState(pool *redis.Pool, prefix string) *State {
+	b := redisstate.NewSessionBackend(pool, prefix)
+	return &State{
+		Backend:  b,
+		Registry: redisstate.NewRegistry(b, sessionstore.TombstoneTTL),
+		Counter:  redisstate.NewCounter(pool, prefix),
+		Pool:     pool,
+		close:    func() { _ = pool.Close() },
 	}
 }
 

@@ -21,7 +21,21 @@ type Codec struct{}
 const (
 	formatBinary byte = 'B'
 	formatGob    byte = 'G'
+	// flagRemembered is set on the format byte of a session that SCS's
+	// RememberMe marked (its rememberKey value is true). The value itself
+	// is not stored: the flag brings it back, and tells Store, without
+	// decoding, that the session has no idle timeout.
+	flagRemembered byte = 0x80
 )
+
+// rememberKey is the key under which SCS v2 keeps RememberMe's choice.
+const rememberKey = "__rememberMe"
+
+// Remembered reports whether payload, encoded by Codec, is a session that
+// SCS's RememberMe marked to persist.
+func Remembered(payload []byte) bool {
+	return len(payload) > 0 && payload[0]&flagRemembered != 0
+}
 
 const (
 	tagString byte = iota + 1
@@ -51,14 +65,25 @@ var (
 
 // Encode implements scs.Codec.
 func (Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+	var flags byte
+	if r, ok := values[rememberKey].(bool); ok && r {
+		flags = flagRemembered
+	}
 	if deadline.Before(minDeadline) || deadline.After(maxDeadline) {
-		return encodeGob(deadline, values)
+		return encodeGob(deadline, values, flags)
 	}
 	b := make([]byte, 0, 64)
-	b = append(b, formatBinary)
+	b = append(b, formatBinary|flags)
 	b = binary.AppendVarint(b, deadline.UnixNano())
-	b = binary.AppendUvarint(b, uint64(len(values)))
+	n := len(values)
+	if flags != 0 {
+		n--
+	}
+	b = binary.AppendUvarint(b, uint64(n))
 	for k, v := range values {
+		if k == rememberKey && flags != 0 {
+			continue
+		}
 		b = appendString(b, k)
 		switch v := v.(type) {
 		case string:
@@ -84,18 +109,20 @@ func (Codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 			}
 			b = appendString(append(b, tagTime), string(t))
 		default:
-			return encodeGob(deadline, values)
+			return encodeGob(deadline, values, flags)
 		}
 	}
 	return b, nil
 }
 
-func encodeGob(deadline time.Time, values map[string]any) ([]byte, error) {
+// encodeGob keeps the whole session, rememberKey included, in gob; flags
+// only mark it.
+func encodeGob(deadline time.Time, values map[string]any, flags byte) ([]byte, error) {
 	g, err := scs.GobCodec{}.Encode(deadline, values)
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte{formatGob}, g...), nil
+	return append([]byte{formatGob | flags}, g...), nil
 }
 
 func appendString(b []byte, s string) []byte {
@@ -158,7 +185,7 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if len(b) == 0 {
 		return time.Time{}, nil, errCodec
 	}
-	switch b[0] {
+	switch b[0] &^ flagRemembered {
 	case formatGob:
 		return scs.GobCodec{}.Decode(b[1:])
 	case formatBinary:
@@ -201,6 +228,9 @@ func (Codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	}
 	if r.err != nil {
 		return time.Time{}, nil, r.err
+	}
+	if Remembered(b) {
+		values[rememberKey] = true
 	}
 	return deadline, values, nil
 }

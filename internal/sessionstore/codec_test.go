@@ -331,3 +331,44 @@ func FuzzCodecDecode(f *testing.F) {
 		}
 	})
 }
+
+// scsRememberKey is where SCS v2 keeps RememberMe's choice.
+const scsRememberKey = "__rememberMe"
+
+// TestCodecRemembered checks that the codec marks a remembered session so
+// that the store can tell it without decoding, and gives the mark back.
+func TestCodecRemembered(t *testing.T) {
+	deadline := time.Now().Add(time.Hour).UTC()
+	for name, values := range map[string]map[string]any{
+		"binary": {"u": int64(7), scsRememberKey: true},
+		"gob":    {"u": int64(7), scsRememberKey: true, "other": struct{ X int }{1}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if name == "gob" {
+				gob.Register(struct{ X int }{})
+			}
+			b, err := sessionstore.Codec{}.Encode(deadline, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sessionstore.Remembered(b) {
+				t.Fatal("Remembered: got false for a session RememberMe marked")
+			}
+			_, got, err := sessionstore.Codec{}.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[scsRememberKey] != true || len(got) != len(values) {
+				t.Fatalf("decoded %v, want %v", got, values)
+			}
+			delete(values, scsRememberKey)
+			b, err = sessionstore.Codec{}.Encode(deadline, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sessionstore.Remembered(b) {
+				t.Fatal("Remembered: got true for a session without RememberMe")
+			}
+		})
+	}
+}

@@ -171,9 +171,13 @@ func (f *fixture) wantGone(t *testing.T, key string) {
 
 func (f *fixture) wantAlive(t *testing.T, keys []string, want []bool) {
 	t.Helper()
-	got, err := f.store.Alive(t.Context(), keys...)
+	values, err := f.store.Peek(t.Context(), keys...)
 	if err != nil {
-		t.Fatalf("Alive: %v", err)
+		t.Fatalf("Peek: %v", err)
+	}
+	got := make([]bool, len(values))
+	for i, v := range values {
+		got[i] = v != nil
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Alive(%q): got %v, want %v", keys, got, want)
@@ -322,7 +326,11 @@ func TestStore(t *testing.T) {
 			f := newFixture(t, kind, time.Hour, false)
 			for key, v := range map[string][]byte{
 				"short":       []byte("junk"),
-				"bad version": append([]byte{99}, make([]byte, headerLen)...),
+				"bad version": append([]byte{99}, make([]byte, 17)...),
+				"version 1":   append([]byte{1}, make([]byte, 17)...),
+				"cut varint":  {headerVersion, 0x80},
+				"no expiry":   {headerVersion, 0x01},
+				"empty":       {},
 			} {
 				if err := f.backend.Backend.Set(t.Context(), key, v, later); err != nil {
 					t.Fatal(err)
@@ -571,10 +579,48 @@ func TestStoreObserver(t *testing.T) {
 	_, _, _ = s.FindCtx(ctx, "k")
 	now = now.Add(10 * time.Minute)
 	_, _, _ = s.FindCtx(ctx, "k")
-	_, _ = s.Alive(ctx, "k")
+	_, _ = s.Peek(ctx, "k")
 	_ = s.DeleteCtx(ctx, "k")
-	want := []string{"set", "get", "get", "refresh", "exists", "delete"}
+	want := []string{"set", "get", "get", "refresh", "peek", "delete"}
 	if strings.Join(o.ops, " ") != strings.Join(want, " ") {
 		t.Fatalf("observed ops: got %v, want %v", o.ops, want)
 	}
+}
+
+// TestRememberedSessionHasNoIdleTimeout checks that a session SCS's
+// RememberMe marked ends at its absolute expiry only: it is found after
+// any pause, never rewritten by reads, and stored until its expiry; a
+// session without remember-me still idles out.
+func TestRememberedSessionHasNoIdleTimeout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, kind string) {
+		f := newFixture(t, kind, time.Hour, true)
+		expiry := f.clock.now().Add(30 * 24 * time.Hour)
+		remembered, err := Codec{}.Encode(expiry, map[string]any{"u": int64(1), rememberKey: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := Codec{}.Encode(expiry, map[string]any{"u": int64(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.commit(t, "remembered", remembered, expiry)
+		f.commit(t, "plain", plain, expiry)
+		for _, w := range f.backend.all() {
+			want := f.clock.now().Add(time.Hour)
+			if w.key == "remembered" {
+				want = expiry
+			}
+			if !w.expiry.Equal(want) {
+				t.Errorf("%s stored until %v, want %v", w.key, w.expiry, want)
+			}
+		}
+		f.clock.advance(29 * 24 * time.Hour)
+		f.wantFound(t, "remembered", remembered)
+		f.wantGone(t, "plain")
+		if n := f.backend.count("refresh"); n != 0 {
+			t.Errorf("reads of a remembered session wrote %d times, want 0", n)
+		}
+		f.clock.advance(24 * time.Hour)
+		f.wantGone(t, "remembered")
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,15 +24,11 @@ import (
 func ms(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
 
 func entry(id string, created time.Time) auth.RegistryEntry {
-	return auth.RegistryEntry{
-		ID: id, StoreKey: "key-" + id, Created: created, LastSeen: created,
-		IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (" + id + ")", Remember: strings.HasSuffix(id, "r"),
-	}
+	return auth.RegistryEntry{ID: id, StoreKey: "key-" + id, Created: created}
 }
 
 func sameEntry(a, b auth.RegistryEntry) bool {
-	return a.ID == b.ID && a.StoreKey == b.StoreKey && a.Created.Equal(b.Created) &&
-		a.LastSeen.Equal(b.LastSeen) && a.IP == b.IP && a.UserAgent == b.UserAgent && a.Remember == b.Remember && a.Method == b.Method
+	return a.ID == b.ID && a.StoreKey == b.StoreKey && a.Created.Equal(b.Created)
 }
 
 func list(t *testing.T, r auth.Registry, userID int64) []auth.RegistryEntry {
@@ -53,143 +50,96 @@ func wantEntries(t *testing.T, r auth.Registry, userID int64, want ...auth.Regis
 	}
 }
 
-func add(t *testing.T, r auth.Registry, userID int64, e auth.RegistryEntry) int {
+// limit is the session cap the suite passes to Add, unless a case tests it.
+const limit = 100
+
+func add(t *testing.T, r auth.Registry, userID int64, e auth.RegistryEntry) {
 	t.Helper()
-	n, err := r.Add(t.Context(), userID, e, time.Hour)
+	addLimit(t, r, userID, e, limit)
+}
+
+func addLimit(t *testing.T, r auth.Registry, userID int64, e auth.RegistryEntry, limit int) []string {
+	t.Helper()
+	ended, err := r.Add(t.Context(), userID, e, time.Hour, limit)
 	if err != nil {
 		t.Fatalf("Add(%d, %s): %v", userID, e.ID, err)
 	}
-	return n
+	return ended
+}
+
+// session stores a session for e in b.
+func session(t *testing.T, b sessionstore.Backend, e auth.RegistryEntry) {
+	t.Helper()
+	if err := b.Set(t.Context(), e.StoreKey, []byte("session of "+e.ID), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Set(%q): %v", e.StoreKey, err)
+	}
+}
+
+// wantEnded checks that the session of each entry is gone from b for good:
+// deleted, and not written back by a late request.
+func wantEnded(t *testing.T, b sessionstore.Backend, entries ...auth.RegistryEntry) {
+	t.Helper()
+	for _, e := range entries {
+		wantValue(t, b, e.StoreKey, nil)
+		session(t, b, e)
+		wantValue(t, b, e.StoreKey, nil)
+	}
 }
 
 // Registry runs the auth.Registry contract against registries made by
-// newRegistry, one fresh registry per case.
-func Registry(t *testing.T, newRegistry func(t *testing.T) auth.Registry) {
+// newRegistry, one fresh registry per case, each with the session back-end
+// whose sessions it ends.
+func Registry(t *testing.T, newRegistry func(t *testing.T) (auth.Registry, sessionstore.Backend)) {
 	created := ms(time.Now().Add(-time.Hour))
 
 	t.Run("empty", func(t *testing.T) {
-		r := newRegistry(t)
+		r, _ := newRegistry(t)
 		wantEntries(t, r, 1)
 	})
 
-	t.Run("add returns the user's entry count", func(t *testing.T) {
-		r := newRegistry(t)
-		a, b := entry("a", created), entry("br", created)
-		if n := add(t, r, 1, a); n != 1 {
-			t.Fatalf("first Add: got %d, want 1", n)
+	t.Run("add and list", func(t *testing.T) {
+		r, _ := newRegistry(t)
+		a, b := entry("a", created), entry("br", created.Add(time.Second))
+		if ended := addLimit(t, r, 1, a, limit); len(ended) != 0 {
+			t.Fatalf("first Add ended %q, want none", ended)
 		}
-		if n := add(t, r, 1, b); n != 2 {
-			t.Fatalf("second Add: got %d, want 2", n)
-		}
-		// Replacing an entry (as Sessions.Renew does with a new store key)
-		// must not count it twice.
-		b.StoreKey = "renewed"
-		if n := add(t, r, 1, b); n != 2 {
-			t.Fatalf("Add of an existing id: got %d, want 2", n)
-		}
-		if n := add(t, r, 2, entry("c", created)); n != 1 {
-			t.Fatalf("Add for another user: got %d, want 1", n)
-		}
+		add(t, r, 1, b)
+		add(t, r, 2, entry("c", created))
 		wantEntries(t, r, 1, a, b)
 	})
 
 	t.Run("list round-trips every field", func(t *testing.T) {
-		r := newRegistry(t)
-		e := auth.RegistryEntry{
-			ID: "id-1", StoreKey: "c3RvcmUta2V5", Created: created, LastSeen: created.Add(time.Minute),
-			IP: "2001:db8::1", UserAgent: `Mozilla/5.0 "quoted" ünïcode`, Remember: true, Method: "passkey",
-		}
+		r, _ := newRegistry(t)
+		e := auth.RegistryEntry{ID: "Id-1_x", StoreKey: "c3RvcmUta2V5-_AZaz09", Created: created.Add(123 * time.Millisecond)}
 		add(t, r, 7, e)
 		wantEntries(t, r, 7, e)
 	})
 
-	t.Run("touch updates last seen only", func(t *testing.T) {
-		r := newRegistry(t)
-		a, b := entry("a", created), entry("b", created)
-		add(t, r, 1, a)
-		add(t, r, 1, b)
-		seen := created.Add(42 * time.Minute)
-		if err := r.Touch(t.Context(), 1, "a", seen); err != nil {
-			t.Fatalf("Touch: %v", err)
-		}
-		a.LastSeen = seen
-		wantEntries(t, r, 1, a, b)
-		// Add (a renewal) after a touch replaces the entry as given.
-		if n := add(t, r, 1, a); n != 2 {
-			t.Fatalf("Add after Touch: got %d, want 2", n)
-		}
-		wantEntries(t, r, 1, a, b)
-	})
-
-	t.Run("replace updates a present entry only", func(t *testing.T) {
-		// Sessions.Renew points an entry at its new store key only if no
+	t.Run("rekey updates a present entry only", func(t *testing.T) {
+		// Sessions.renew points an entry at its new store key only if no
 		// revocation removed it meanwhile.
-		r := newRegistry(t)
-		a := entry("a", created)
-		add(t, r, 1, a)
-		seen := created.Add(7 * time.Minute)
-		if err := r.Touch(t.Context(), 1, "a", seen); err != nil {
-			t.Fatalf("Touch: %v", err)
-		}
-		a.StoreKey, a.LastSeen = "renewed", created
-		found, err := r.Replace(t.Context(), 1, a)
-		if err != nil || !found {
-			t.Fatalf("Replace of a present entry: got (%v, %v), want (true, nil)", found, err)
-		}
-		a.LastSeen = seen // kept: Replace changes the entry, not its last-seen time
-		wantEntries(t, r, 1, a)
-		if err := r.Remove(t.Context(), 1, "a"); err != nil {
-			t.Fatalf("Remove: %v", err)
-		}
-		found, err = r.Replace(t.Context(), 1, a)
-		if err != nil || found {
-			t.Fatalf("Replace of a removed entry: got (%v, %v), want (false, nil)", found, err)
-		}
-		wantEntries(t, r, 1)
-	})
-
-	t.Run("touch never creates an entry", func(t *testing.T) {
-		r := newRegistry(t)
-		if err := r.Touch(t.Context(), 1, "ghost", created); err != nil {
-			t.Fatalf("Touch of unknown id: %v", err)
-		}
-		wantEntries(t, r, 1)
-		a := entry("a", created)
-		add(t, r, 1, a)
-		if err := r.Touch(t.Context(), 1, "ghost", created); err != nil {
-			t.Fatalf("Touch of unknown id: %v", err)
-		}
-		wantEntries(t, r, 1, a)
-	})
-
-	t.Run("touch never recreates a removed entry", func(t *testing.T) {
-		// A request still in flight when its session was revoked touches
-		// the registry as it ends; the revoked session must stay gone.
-		r := newRegistry(t)
-		a, b := entry("a", created), entry("b", created)
+		r, _ := newRegistry(t)
+		a, b := entry("a", created), entry("b", created.Add(time.Second))
 		add(t, r, 1, a)
 		add(t, r, 1, b)
+		found, err := r.Rekey(t.Context(), 1, "a", "renewed-key-of-another-length")
+		if err != nil || !found {
+			t.Fatalf("Rekey of a present entry: got (%v, %v), want (true, nil)", found, err)
+		}
+		a.StoreKey = "renewed-key-of-another-length"
+		wantEntries(t, r, 1, a, b)
 		if err := r.Remove(t.Context(), 1, "a"); err != nil {
 			t.Fatalf("Remove: %v", err)
 		}
-		if err := r.Touch(t.Context(), 1, "a", created.Add(time.Minute)); err != nil {
-			t.Fatalf("Touch: %v", err)
+		found, err = r.Rekey(t.Context(), 1, "a", "again")
+		if err != nil || found {
+			t.Fatalf("Rekey of a removed entry: got (%v, %v), want (false, nil)", found, err)
 		}
 		wantEntries(t, r, 1, b)
-		if err := r.Remove(t.Context(), 1, "b"); err != nil {
-			t.Fatalf("Remove: %v", err)
-		}
-		if err := r.Touch(t.Context(), 1, "b", created.Add(time.Minute)); err != nil {
-			t.Fatalf("Touch: %v", err)
-		}
-		wantEntries(t, r, 1)
-		if n := add(t, r, 1, entry("c", created)); n != 1 {
-			t.Fatalf("Add after removing all: got %d, want 1 (stale fields counted?)", n)
-		}
 	})
 
 	t.Run("remove", func(t *testing.T) {
-		r := newRegistry(t)
+		r, _ := newRegistry(t)
 		a, b, c := entry("a", created), entry("b", created), entry("c", created)
 		add(t, r, 1, a)
 		add(t, r, 1, b)
@@ -205,22 +155,83 @@ func Registry(t *testing.T, newRegistry func(t *testing.T) auth.Registry) {
 			t.Fatalf("Remove for a user without entries: %v", err)
 		}
 		wantEntries(t, r, 1, b)
-		if n := add(t, r, 1, a); n != 2 {
-			t.Fatalf("Add after Remove: got %d, want 2", n)
+	})
+
+	t.Run("end deletes sessions for good", func(t *testing.T) {
+		r, sb := newRegistry(t)
+		a, b, c := entry("a", created), entry("b", created), entry("c", created)
+		for _, e := range []auth.RegistryEntry{a, b, c} {
+			add(t, r, 1, e)
+			session(t, sb, e)
+		}
+		if err := r.End(t.Context(), 1, a, c); err != nil {
+			t.Fatalf("End: %v", err)
+		}
+		wantEntries(t, r, 1, b)
+		wantEnded(t, sb, a, c)
+		wantValue(t, sb, b.StoreKey, []byte("session of b"))
+		if err := r.End(t.Context(), 1); err != nil {
+			t.Fatalf("End of no entries: %v", err)
 		}
 	})
 
+	t.Run("add ends the oldest sessions beyond the limit", func(t *testing.T) {
+		r, sb := newRegistry(t)
+		var all []auth.RegistryEntry
+		for i := range 3 {
+			e := entry("s"+strconv.Itoa(i), created.Add(time.Duration(i)*time.Second))
+			session(t, sb, e)
+			if ended := addLimit(t, r, 1, e, 3); len(ended) != 0 {
+				t.Fatalf("Add %d of 3 ended %q, want none", i, ended)
+			}
+			all = append(all, e)
+		}
+		// A fourth login ends the oldest; the new one is never ended,
+		// even with a limit of one.
+		d := entry("s3", created.Add(time.Hour))
+		session(t, sb, d)
+		if ended := addLimit(t, r, 1, d, 3); !slices.Equal(ended, []string{"s0"}) {
+			t.Fatalf("Add beyond the limit ended %q, want [s0]", ended)
+		}
+		wantEnded(t, sb, all[0])
+		wantEntries(t, r, 1, all[1], all[2], d)
+		e := entry("s4", created.Add(2*time.Hour))
+		ended := addLimit(t, r, 1, e, 1)
+		slices.Sort(ended)
+		if !slices.Equal(ended, []string{"s1", "s2", "s3"}) {
+			t.Fatalf("Add with a limit of 1 ended %q, want [s1 s2 s3]", ended)
+		}
+		wantEnded(t, sb, all[1], all[2], d)
+		wantEntries(t, r, 1, e)
+	})
+
+	t.Run("add drops entries of sessions gone on their own", func(t *testing.T) {
+		r, sb := newRegistry(t)
+		now := ms(time.Now())
+		gone := entry("gone", created)                 // idle-expired: no session
+		live := entry("live", created)                 // still in the store
+		young := entry("young", now.Add(-time.Second)) // not saved yet
+		session(t, sb, live)
+		for _, e := range []auth.RegistryEntry{gone, live, young} {
+			add(t, r, 1, e)
+		}
+		e := entry("new", now)
+		if ended := addLimit(t, r, 1, e, limit); len(ended) != 0 {
+			t.Fatalf("Add ended %q, want none (a session that ended by itself is not ended again)", ended)
+		}
+		wantEntries(t, r, 1, live, young, e)
+	})
+
 	t.Run("users are isolated", func(t *testing.T) {
-		r := newRegistry(t)
+		r, _ := newRegistry(t)
 		a := entry("shared-id", created)
 		b := entry("shared-id", created.Add(time.Second))
 		b.StoreKey = "other-key"
 		add(t, r, 1, a)
 		add(t, r, 2, b)
-		if err := r.Touch(t.Context(), 2, "shared-id", created.Add(time.Hour)); err != nil {
-			t.Fatalf("Touch: %v", err)
+		if found, err := r.Rekey(t.Context(), 2, "shared-id", "renewed"); err != nil || !found {
+			t.Fatalf("Rekey: got (%v, %v), want (true, nil)", found, err)
 		}
-		b.LastSeen = created.Add(time.Hour)
 		wantEntries(t, r, 1, a)
 		if err := r.Remove(t.Context(), 2, "shared-id"); err != nil {
 			t.Fatalf("Remove: %v", err)
@@ -423,15 +434,19 @@ func wantValue(t *testing.T, b sessionstore.Backend, key string, want []byte) {
 
 func wantExists(t *testing.T, b sessionstore.Backend, keys []string, want []bool) {
 	t.Helper()
-	got, err := b.Exists(t.Context(), keys...)
+	values, err := b.Values(t.Context(), keys...)
 	if err != nil {
-		t.Fatalf("Exists: %v", err)
+		t.Fatalf("Values: %v", err)
+	}
+	got := make([]bool, len(values))
+	for i, v := range values {
+		got[i] = v != nil
 	}
 	if len(keys) == 0 && len(got) == 0 {
 		return
 	}
 	if !slices.Equal(got, want) {
-		t.Fatalf("Exists(%q): got %v, want %v", keys, got, want)
+		t.Fatalf("Values(%q) present: got %v, want %v", keys, got, want)
 	}
 }
 

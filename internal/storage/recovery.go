@@ -122,7 +122,6 @@ func (d *DB) Token(ctx context.Context, hash []byte) (auth.Token, error) {
 // and queues mails, in one transaction (auth.RecoveryStore). Two requests
 // racing with one link: the second finds it used.
 func (d *DB) RedeemToken(ctx context.Context, t auth.Token, now time.Time, c auth.Change, mails ...auth.Mail) error {
-	defer d.accountsChanged()
 	return d.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE one_time_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1`,
@@ -133,7 +132,7 @@ func (d *DB) RedeemToken(ctx context.Context, t auth.Token, now time.Time, c aut
 			return err
 		}
 		if c.PasswordHash != "" {
-			if err := d.setPasswordHash(ctx, tx, t.UserID, c.PasswordHash); err != nil {
+			if _, err := d.setPasswordHash(ctx, tx, t.UserID, c.PasswordHash); err != nil {
 				return err
 			}
 		}

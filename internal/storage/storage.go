@@ -47,7 +47,6 @@ type DB struct {
 	// connection as needed.
 	userByID    *sql.Stmt
 	userByEmail *sql.Stmt
-	users       *userCache // SQLite only; nil on PostgreSQL
 }
 
 // ParseURL checks a DATABASE_URL: "sqlite:PATH" or "postgres://…"
@@ -172,9 +171,6 @@ func (d *DB) prepare(ctx context.Context) error {
 	if err != nil {
 		d.Close()
 		return fmt.Errorf("prepare: %w", err)
-	}
-	if d.dialect == SQLite {
-		d.users = newUserCache()
 	}
 	return nil
 }

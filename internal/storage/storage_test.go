@@ -82,17 +82,56 @@ func TestUsers(t *testing.T) {
 				if _, err := db.UserByID(ctx, 999999); !errors.Is(err, auth.ErrUserNotFound) {
 					t.Fatalf("UserByID: got %v, want ErrUserNotFound", err)
 				}
-				if err := db.UpdatePasswordHash(ctx, 999999, "x"); !errors.Is(err, auth.ErrUserNotFound) {
+				if _, err := db.UpdatePasswordHash(ctx, 999999, "x"); !errors.Is(err, auth.ErrUserNotFound) {
 					t.Fatalf("UpdatePasswordHash: got %v, want ErrUserNotFound", err)
 				}
+				if _, err := db.NextSessionGeneration(ctx, 999999); !errors.Is(err, auth.ErrUserNotFound) {
+					t.Fatalf("NextSessionGeneration: got %v, want ErrUserNotFound", err)
+				}
+				if ok, err := db.UpgradePasswordHash(ctx, 999999, "hash1", "x"); ok || err != nil {
+					t.Fatalf("UpgradePasswordHash: got (%v, %v), want (false, nil)", ok, err)
+				}
 			})
-			t.Run("update hash", func(t *testing.T) {
-				if err := db.UpdatePasswordHash(ctx, u.ID, "hash3"); err != nil {
+			t.Run("update hash moves the session generation on", func(t *testing.T) {
+				if u.SessionGen != 0 {
+					t.Fatalf("new account: got generation %d, want 0", u.SessionGen)
+				}
+				gen, err := db.UpdatePasswordHash(ctx, u.ID, "hash3")
+				if err != nil {
 					t.Fatal(err)
 				}
 				got, _ := db.UserByID(ctx, u.ID)
-				if got.PasswordHash != "hash3" {
-					t.Fatalf("got hash %q, want hash3", got.PasswordHash)
+				if got.PasswordHash != "hash3" || gen != 1 || got.SessionGen != 1 {
+					t.Fatalf("got hash %q, generation %d (returned %d); want hash3, 1", got.PasswordHash, got.SessionGen, gen)
+				}
+				if gen, err := db.NextSessionGeneration(ctx, u.ID); err != nil || gen != 2 {
+					t.Fatalf("NextSessionGeneration: got (%d, %v), want (2, nil)", gen, err)
+				}
+				if got, _ := db.UserByEmail(ctx, u.Email); got.SessionGen != 2 {
+					t.Fatalf("UserByEmail: got generation %d, want 2", got.SessionGen)
+				}
+			})
+			t.Run("upgrade hash only over the old one, keeping sessions", func(t *testing.T) {
+				ok, err := db.UpgradePasswordHash(ctx, u.ID, "not the stored hash", "hash4")
+				if err != nil || ok {
+					t.Fatalf("upgrade over another hash: got (%v, %v), want (false, nil)", ok, err)
+				}
+				if ok, err := db.UpgradePasswordHash(ctx, u.ID, "hash3", "hash4"); err != nil || !ok {
+					t.Fatalf("upgrade: got (%v, %v), want (true, nil)", ok, err)
+				}
+				got, _ := db.UserByID(ctx, u.ID)
+				if got.PasswordHash != "hash4" || got.SessionGen != 2 {
+					t.Fatalf("got hash %q, generation %d; want hash4, 2", got.PasswordHash, got.SessionGen)
+				}
+			})
+			t.Run("another process's change is seen at once", func(t *testing.T) {
+				// No account cache: a change made behind this handle's back
+				// (another instance, an operator) counts on the next read.
+				if _, err := db.SQL().ExecContext(ctx, `UPDATE users SET session_gen = 40 WHERE id = $1`, u.ID); err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := db.UserByID(ctx, u.ID); got.SessionGen != 40 {
+					t.Fatalf("got generation %d, want 40", got.SessionGen)
 				}
 			})
 			t.Run("delete", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -56,11 +57,11 @@ func (d *DB) nullTimeArg(t time.Time) driver.Value {
 	return d.timeArg(t.Truncate(time.Millisecond))
 }
 
-const userColumns = `id, email, password_hash, created_at, updated_at, email_verified_at, locked_at`
+const userColumns = `id, email, password_hash, session_gen, created_at, updated_at, email_verified_at, locked_at`
 
 func scanUser(row interface{ Scan(...any) error }) (auth.User, error) {
 	var u auth.User
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, timestamp{&u.CreatedAt}, timestamp{&u.UpdatedAt},
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.SessionGen, timestamp{&u.CreatedAt}, timestamp{&u.UpdatedAt},
 		nullTimestamp{&u.EmailVerifiedAt}, nullTimestamp{&u.LockedAt})
 	return u, mapError(err)
 }
@@ -83,22 +84,11 @@ const (
 	userByEmailQuery = `SELECT ` + userColumns + ` FROM users WHERE lower(email) = lower($1)`
 )
 
-// UserByID returns the account with id, or auth.ErrUserNotFound. On
-// SQLite it may come from the account cache (see userCache).
+// UserByID returns the account with id, or auth.ErrUserNotFound. It is read
+// from the database on every call: a change made by another process or
+// instance counts at once.
 func (d *DB) UserByID(ctx context.Context, id int64) (auth.User, error) {
-	if d.users == nil {
-		return scanUser(d.userByID.QueryRowContext(ctx, id))
-	}
-	now := time.Now()
-	if u, ok := d.users.get(id, now); ok {
-		return u, nil
-	}
-	epoch := d.users.currentEpoch()
-	u, err := scanUser(d.userByID.QueryRowContext(ctx, id))
-	if err == nil {
-		d.users.put(id, u, epoch, now)
-	}
-	return u, err
+	return scanUser(d.userByID.QueryRowContext(ctx, id))
 }
 
 // UserByEmail returns the account with email (compared case-insensitively),
@@ -107,30 +97,56 @@ func (d *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) {
 	return scanUser(d.userByEmail.QueryRowContext(ctx, email))
 }
 
-// UpdatePasswordHash replaces the password hash of account id.
-func (d *DB) UpdatePasswordHash(ctx context.Context, id int64, passwordHash string) error {
-	defer d.accountsChanged()
+// UpdatePasswordHash replaces the password hash of account id and, in the
+// same statement, moves its session generation on, which ends every session
+// signed in before (see auth.Sessions). It returns the new generation.
+func (d *DB) UpdatePasswordHash(ctx context.Context, id int64, passwordHash string) (int64, error) {
 	return d.setPasswordHash(ctx, d.db, id, passwordHash)
 }
 
-// setPasswordHash is the one statement that replaces a password hash,
-// used by a password change and, inside its transaction, by a reset.
-func (d *DB) setPasswordHash(ctx context.Context, q querier, id int64, passwordHash string) error {
-	res, err := q.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
-		passwordHash, d.timeArg(time.Now()), id)
-	return expectOne(res, err)
+// setPasswordHash is the one statement that replaces a password hash (and
+// so moves the session generation on), used by a password change and,
+// inside its transaction, by a reset.
+func (d *DB) setPasswordHash(ctx context.Context, q querier, id int64, passwordHash string) (int64, error) {
+	var gen int64
+	err := q.QueryRowContext(ctx,
+		`UPDATE users SET password_hash = $1, updated_at = $2, session_gen = session_gen + 1 WHERE id = $3 RETURNING session_gen`,
+		passwordHash, d.timeArg(time.Now()), id).Scan(&gen)
+	return gen, mapError(err)
+}
+
+// UpgradePasswordHash replaces the hash of account id by a stronger hash of
+// the same password, only if the stored hash is still old: a password
+// changed meanwhile is never overwritten. Sessions are left alone. It reports
+// whether the hash was replaced.
+func (d *DB) UpgradePasswordHash(ctx context.Context, id int64, old, passwordHash string) (bool, error) {
+	res, err := d.db.ExecContext(ctx,
+		`UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4`,
+		passwordHash, d.timeArg(time.Now()), id, old)
+	err = expectOne(res, err)
+	if errors.Is(err, auth.ErrUserNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// NextSessionGeneration moves the session generation of account id on and
+// returns the new one.
+func (d *DB) NextSessionGeneration(ctx context.Context, id int64) (int64, error) {
+	var gen int64
+	err := d.db.QueryRowContext(ctx,
+		`UPDATE users SET session_gen = session_gen + 1 WHERE id = $1 RETURNING session_gen`, id).Scan(&gen)
+	return gen, mapError(err)
 }
 
 // DeleteUser removes account id.
 func (d *DB) DeleteUser(ctx context.Context, id int64) error {
-	defer d.accountsChanged()
 	res, err := d.db.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
 	return expectOne(res, err)
 }
 
 // SetLockedAt locks account id as of at, or unlocks it when at is zero.
 func (d *DB) SetLockedAt(ctx context.Context, id int64, at time.Time) error {
-	defer d.accountsChanged()
 	res, err := d.db.ExecContext(ctx, `UPDATE users SET locked_at = $1, updated_at = $2 WHERE id = $3`,
 		d.nullTimeArg(at), d.timeArg(time.Now()), id)
 	return expectOne(res, err)
@@ -139,7 +155,6 @@ func (d *DB) SetLockedAt(ctx context.Context, id int64, at time.Time) error {
 // MarkEmailVerified marks account id's current address verified as of at,
 // unless it was already (the first confirmation's time stays).
 func (d *DB) MarkEmailVerified(ctx context.Context, id int64, at time.Time) error {
-	defer d.accountsChanged()
 	res, err := d.db.ExecContext(ctx,
 		`UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1), updated_at = $2 WHERE id = $3`,
 		d.timeArg(at), d.timeArg(time.Now()), id)
@@ -176,15 +191,6 @@ func (d *DB) Users(ctx context.Context, query string, afterID int64, limit int) 
 // likeEscaper makes a search text match itself literally in a LIKE
 // pattern.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-// accountsChanged empties the account cache after a write (deferred, so it
-// runs once the write is committed or failed: a read that began before
-// then cannot fill the cache with what it read).
-func (d *DB) accountsChanged() {
-	if d.users != nil {
-		d.users.invalidate()
-	}
-}
 
 // affected returns how many rows a statement changed, with errors mapped.
 func affected(res sql.Result, err error) (int64, error) {
