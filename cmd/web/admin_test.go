@@ -415,7 +415,9 @@ func TestAdminVerifyEmailAndDisable2FA(t *testing.T) {
 			if u := decodeJSON[adminUserJSON](t, out.run(t, env, "", "user", "--json", email).stdout); !u.TwoFactor {
 				t.Fatalf("user --json with the app on: two_factor false")
 			}
-			out.run(t, env, "", "user", email).want(t, exitOK, "on")
+			if f := strings.Fields(out.run(t, env, "", "user", email).want(t, exitOK, "2fa:").stdout); !slices.Contains(f, "on") {
+				t.Fatalf("user with the app on: no 2fa on in %q", f)
+			}
 			webtest.WantRedirect(t, web.Post(srv.URL+"/logout", nil), "/")
 			webtest.WantRedirect(t, web.Post(srv.URL+"/login", login), "/login/second-factor")
 

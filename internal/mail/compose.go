@@ -151,16 +151,15 @@ func words(m auth.Mail) (content, error) {
 				"The authenticator app of your "+Product+" account was switched off, and its recovery codes no longer work: logging in now takes the password alone.",
 				"someone may control your account. Reset your password now, which signs out every session, then set up the authenticator app again:"),
 			need(auth.DataWhen, auth.DataSecurity, auth.DataForgot)
-	case auth.MailPasskeyAdded:
+	case auth.MailPasskeyAdded, auth.MailPasskeyRemoved:
 		ct := factorNotice(d, "A passkey was added to your "+Product+" account",
 			"A passkey was added to your "+Product+" account. It can sign in to the account without the password.",
 			"someone may control your account. Remove the passkey on your security page and reset your password, which signs out every session:")
-		ct.Details = append([]detail{{"Passkey", d[auth.DataName]}}, ct.Details...)
-		return ct, need(auth.DataWhen, auth.DataName, auth.DataSecurity, auth.DataForgot)
-	case auth.MailPasskeyRemoved:
-		ct := factorNotice(d, "A passkey was removed from your "+Product+" account",
-			"A passkey was removed from your "+Product+" account. It can no longer sign in to it.",
-			"someone may control your account. Reset your password now, which signs out every session, then review your security settings:")
+		if m.Kind == auth.MailPasskeyRemoved {
+			ct = factorNotice(d, "A passkey was removed from your "+Product+" account",
+				"A passkey was removed from your "+Product+" account. It can no longer sign in to it.",
+				"someone may control your account. Reset your password now, which signs out every session, then review your security settings:")
+		}
 		ct.Details = append([]detail{{"Passkey", d[auth.DataName]}}, ct.Details...)
 		return ct, need(auth.DataWhen, auth.DataName, auth.DataSecurity, auth.DataForgot)
 	case auth.MailRecoveryCodeUsed:
