@@ -173,15 +173,3 @@ func (r *RedisProcess) Kill() {
 	_ = r.cmd.Process.Kill()
 	<-r.done
 }
-
-// FreeAddr returns a loopback address with a port that was free a moment
-// ago.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
