@@ -140,8 +140,9 @@ func (sh *shared) countRedis(t *testing.T) *redisLog {
 
 // TestRedisRoundTrips counts what a page view, a login and a logout cost in
 // Redis, as docs/BENCHMARKS.md ("Redis round trips") lists them: a page
-// view is one GET; a login and a logout are one script each for the
-// session state (the login's throttle counters are counted apart).
+// view is one GET; a login is two round trips for the throttle and one
+// script each for the registry and the session; a logout loads the session
+// and ends it in one script.
 func TestRedisRoundTrips(t *testing.T) {
 	sh := newShared(t, "redis")
 	log := sh.countRedis(t)
@@ -164,6 +165,11 @@ func TestRedisRoundTrips(t *testing.T) {
 	// written unless tombstoned in one script.
 	if want := []string{"EVALSHA z:", "EVALSHA s:"}; !slices.Equal(session, want) {
 		t.Errorf("login, session state: got %q, want %q", session, want)
+	}
+	// The throttle: its counts before the hash (pipelined), then one
+	// script that checks them again and clears the account's failures.
+	if want := []string{"GET c:", "PTTL c:", "GET c:", "PTTL c:", "EVALSHA c:", "EVALSHA z:", "EVALSHA s:"}; !slices.Equal(loginCmds, want) || loginTrips != 4 {
+		t.Errorf("login: got %q in %d round trips, want %q in 4", loginCmds, loginTrips, want)
 	}
 
 	for range 3 {

@@ -32,6 +32,10 @@ type Counter interface {
 	// in order. A key that does not exist starts a window of the given
 	// length, which later increments do not extend.
 	Take(ctx context.Context, window time.Duration, budgets ...Budget) (bool, []Count, error)
+	// Clear deletes the first key of budgets when every key is below its
+	// Limit, as one atomic step, and reports whether it did. The states
+	// returned are those found before the delete, in order.
+	Clear(ctx context.Context, budgets ...Budget) (bool, []Count, error)
 	// Reset deletes key.
 	Reset(ctx context.Context, key string) error
 }
@@ -226,14 +230,19 @@ func take(ctx context.Context, counter Counter, window time.Duration, cause Thro
 // would, and records nothing: the caller must not sign the user in. The
 // per-IP count stays: a sprayer who guesses one password right earns no
 // new budget.
+//
+// The check and the clearing are one atomic step (one round trip on
+// Redis), so that no failure recorded in parallel slips between them.
 func (t *Throttle) Succeed(ctx context.Context, a Attempt) error {
-	if err := t.Check(ctx, a); err != nil {
-		return err
-	}
-	if err := t.counter.Reset(ctx, t.budgets(a)[0].Key); err != nil {
+	b := t.budgets(a)
+	cleared, counts, err := t.counter.Clear(ctx, b...)
+	if err != nil {
 		return fmt.Errorf("%w: throttle: %v", ErrUnavailable, err)
 	}
-	return nil
+	if cleared {
+		return nil
+	}
+	return refusal(b, counts, CauseFailures)
 }
 
 // SignUp counts a sign-up from ip, and returns a *ThrottledError when the

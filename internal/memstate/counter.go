@@ -111,6 +111,28 @@ func (c *Counter) makeRoom(now time.Time) {
 	delete(c.counts, victim)
 }
 
+// Clear deletes the first key of budgets when each is below its limit, in
+// one critical section, and returns their states as found.
+func (c *Counter) Clear(_ context.Context, budgets ...auth.Budget) (bool, []auth.Count, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	out := make([]auth.Count, len(budgets))
+	ok := len(budgets) > 0
+	for i, b := range budgets {
+		if v, ok := c.counts[b.Key]; ok && now.Before(v.expires) {
+			out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
+		}
+		if out[i].N >= b.Limit {
+			ok = false
+		}
+	}
+	if ok {
+		delete(c.counts, budgets[0].Key)
+	}
+	return ok, out, nil
+}
+
 // Reset deletes key.
 func (c *Counter) Reset(_ context.Context, key string) error {
 	c.mu.Lock()

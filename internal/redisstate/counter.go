@@ -88,11 +88,6 @@ return out
 // Take adds one to every key of budgets when each is below its limit, in
 // one atomic script, and returns their states.
 func (c *Counter) Take(ctx context.Context, window time.Duration, budgets ...auth.Budget) (bool, []auth.Count, error) {
-	rc, err := conn(ctx, c.pool)
-	if err != nil {
-		return false, nil, err
-	}
-	defer rc.Close()
 	args := make([]any, 0, 2+2*len(budgets))
 	args = append(args, len(budgets))
 	for _, b := range budgets {
@@ -102,15 +97,61 @@ func (c *Counter) Take(ctx context.Context, window time.Duration, budgets ...aut
 	for _, b := range budgets {
 		args = append(args, b.Limit)
 	}
-	res, err := redis.Int64s(takeScript.DoContext(ctx, rc, args...))
+	return c.runBudgetScript(ctx, takeScript, len(budgets), args)
+}
+
+// clearScript deletes KEYS[1] when every key is below its limit (ARGV[1],
+// ARGV[2], ...). It returns 1 or 0 (cleared or not), then the count and
+// PTTL of every key as found.
+var clearScript = redis.NewScript(-1, `
+local cleared = 1
+local out = {0}
+for i, k in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', k) or '0')
+  if n >= tonumber(ARGV[i]) then
+    cleared = 0
+  end
+  table.insert(out, n)
+  table.insert(out, redis.call('PTTL', k))
+end
+if cleared == 1 and #KEYS > 0 then
+  redis.call('DEL', KEYS[1])
+  out[1] = 1
+end
+return out
+`)
+
+// Clear deletes the first key of budgets when each is below its limit, in
+// one atomic script, and returns their states as found.
+func (c *Counter) Clear(ctx context.Context, budgets ...auth.Budget) (bool, []auth.Count, error) {
+	args := make([]any, 0, 1+2*len(budgets))
+	args = append(args, len(budgets))
+	for _, b := range budgets {
+		args = append(args, c.key(b.Key))
+	}
+	for _, b := range budgets {
+		args = append(args, b.Limit)
+	}
+	return c.runBudgetScript(ctx, clearScript, len(budgets), args)
+}
+
+// runBudgetScript runs a script that answers a flag, then the count and
+// PTTL of each of its n keys.
+func (c *Counter) runBudgetScript(ctx context.Context, script *redis.Script, n int, args []any) (bool, []auth.Count, error) {
+	rc, err := conn(ctx, c.pool)
 	if err != nil {
 		return false, nil, err
 	}
-	if len(res) != 1+2*len(budgets) {
-		return false, nil, fmt.Errorf("redisstate: take returned %d values, want %d", len(res), 1+2*len(budgets))
+	defer rc.Close()
+	res, err := redis.Int64s(script.DoContext(ctx, rc, args...))
+	if err != nil {
+		return false, nil, err
 	}
-	out := make([]auth.Count, len(budgets))
-	for i := range budgets {
+	if len(res) != 1+2*n {
+		return false, nil, fmt.Errorf("redisstate: script returned %d values, want %d", len(res), 1+2*n)
+	}
+	out := make([]auth.Count, n)
+	for i := range n {
 		if ttl := res[2+2*i]; ttl > 0 {
 			out[i] = auth.Count{N: res[1+2*i], TTL: time.Duration(ttl) * time.Millisecond}
 		}

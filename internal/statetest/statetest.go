@@ -372,6 +372,31 @@ func Counter(t *testing.T, newCounter func(t *testing.T) auth.Counter) {
 		wantCount(t, "b", got[1], 3, time.Minute)
 	})
 
+	t.Run("clear deletes the first key only while every key is below its limit", func(t *testing.T) {
+		c := newCounter(t)
+		incr(t, c, time.Minute, "a", "b")
+		incr(t, c, time.Minute, "a", "b")
+		cleared, got, err := c.Clear(t.Context(), auth.Budget{Key: "a", Limit: 5}, auth.Budget{Key: "b", Limit: 2})
+		if err != nil || cleared {
+			t.Fatalf("Clear with b at its limit: cleared %v, err %v; want nothing cleared", cleared, err)
+		}
+		wantCount(t, "a, not cleared", got[0], 2, time.Minute)
+		wantCount(t, "b, not cleared", got[1], 2, time.Minute)
+		cleared, got, err = c.Clear(t.Context(), auth.Budget{Key: "a", Limit: 5}, auth.Budget{Key: "b", Limit: 3})
+		if err != nil || !cleared {
+			t.Fatalf("Clear below both limits: cleared %v, err %v; want cleared", cleared, err)
+		}
+		wantCount(t, "a as found", got[0], 2, time.Minute)
+		got = counts(t, c, "a", "b")
+		if got[0] != (auth.Count{}) {
+			t.Errorf("a after Clear: got %+v, want the zero Count", got[0])
+		}
+		wantCount(t, "b after Clear", got[1], 2, time.Minute)
+		if cleared, _, err := c.Clear(t.Context(), auth.Budget{Key: "absent", Limit: 1}); err != nil || !cleared {
+			t.Errorf("Clear of an absent key: cleared %v, err %v; want cleared", cleared, err)
+		}
+	})
+
 	t.Run("counts", func(t *testing.T) {
 		c := newCounter(t)
 		incr(t, c, time.Minute, "a")
