@@ -11,9 +11,13 @@
 #   express-mem            the original with express-session's MemoryStore
 #   project-redis          bin/web, SESSION_STORE=redis, default configuration
 #   project-mem            bin/web, SESSION_STORE=memory
+#   project-pg-redis       bin/web, SESSION_STORE=redis, accounts in a fresh
+#                          PostgreSQL database (the multi-instance set-up)
 #   project-redis-benchcost  bin/web built with -tags benchcost: argon2id at
 #                          about bcrypt cost 4 (the original's), so that its W2
 #                          compares session layers, not password hashes
+#   go-scs-redis           shared/peers/go-scs-ref: bare chi + SCS + redisstore
+#   go-scs-mem             the same with SCS's memstore
 #   hello-go               scripts/hellogo, a bare net/http hello world
 #   redis                  redis-benchmark GET against the private Redis
 #
@@ -21,7 +25,10 @@
 #              PEERS (the peers folder, default ../shared/peers)
 #              RESULTS (where results go, default /tmp/sessionlogin-compare-<time>)
 #              EXPRESS_MEM (1: include express-mem)
-# Takes about 5 minutes per round with the defaults.
+#              PG_URL (a PostgreSQL server where a database may be created,
+#              default postgres://postgres@127.0.0.1:5432; PG_URL= leaves
+#              project-pg-redis out)
+# Takes about 8 minutes per round with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,10 +37,14 @@ export ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10s} THREADS=${THREADS:-2} CONNS
 PEERS=${PEERS:-$ROOT/../shared/peers}
 RESULTS=${RESULTS:-/tmp/sessionlogin-compare-$(date +%Y%m%d-%H%M%S)}
 
+PG_URL=${PG_URL-postgres://postgres@127.0.0.1:5432}
+PG_DB=sessionlogin_compare_$$
+
 WORK=$(mktemp -d)
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
-trap 'stop_started; rm -rf "$WORK"' EXIT
+drop_pg() { [ -z "$PG_URL" ] || psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; }
+trap 'stop_started; drop_pg; rm -rf "$WORK"' EXIT
 
 [ -d "$PEERS/express" ] && [ -d "$PEERS/load" ] || die "no peers at $PEERS (set PEERS)"
 need wrk wrk
@@ -53,6 +64,9 @@ log "building bin/web, the benchcost build and hellogo"
 go build -o "$WORK/web" ./cmd/web
 go build -tags benchcost -o "$WORK/web-benchcost" ./cmd/web
 go build -o "$WORK/hellogo" ./scripts/hellogo
+cp -r "$PEERS/go-scs-ref" "$WORK/go-scs-ref"
+chmod -R u+w "$WORK/go-scs-ref"
+(cd "$WORK/go-scs-ref" && go build -o "$WORK/go-scs" .) || die "building go-scs-ref failed"
 
 start_redis
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
@@ -69,11 +83,11 @@ express() {
   wait_http "http://127.0.0.1:$port/login"
   TARGETS+=("app:$name=http://127.0.0.1:$port" "pid:$name=$pid")
 }
-# project NAME BINARY STORE
+# project NAME BINARY STORE [DATABASE_URL]
 project() {
-  local name=$1 bin=$2 store=$3 port
+  local name=$1 bin=$2 store=$3 db_url=${4:-} port
   port=$(free_port)
-  start_web "$name" "$bin" "$port" "$store" "$REDIS_URL/0"
+  start_web "$name" "$bin" "$port" "$store" "$REDIS_URL/0" ${db_url:+"$db_url"}
   signup "http://127.0.0.1:$port"
   TARGETS+=("app:$name=http://127.0.0.1:$port" "pid:$name=$WEB_PID")
 }
@@ -85,6 +99,22 @@ express express-cluster-redis cluster.js redis 2
 project project-redis "$WORK/web" redis
 project project-mem "$WORK/web" memory
 project project-redis-benchcost "$WORK/web-benchcost" redis
+if [ -n "$PG_URL" ]; then
+  need psql postgresql-client
+  psql -q "$PG_URL/postgres" -c "CREATE DATABASE $PG_DB" >/dev/null || die "cannot create $PG_DB at $PG_URL"
+  project project-pg-redis "$WORK/web" redis "$PG_URL/$PG_DB?sslmode=disable"
+fi
+# go-scs NAME STORE: the bare chi + SCS peer
+go_scs() {
+  local name=$1 store=$2 port
+  port=$(free_port)
+  ADDR="127.0.0.1:$port" STORE="$store" REDIS_ADDR="127.0.0.1:$REDIS_PORT" "$WORK/go-scs" >"$WORK/$name.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  wait_http "http://127.0.0.1:$port/login"
+  TARGETS+=("app:$name=http://127.0.0.1:$port" "pid:$name=$!")
+}
+go_scs go-scs-redis redis
+go_scs go-scs-mem memory
 hello_port=$(free_port)
 ADDR="127.0.0.1:$hello_port" "$WORK/hellogo" >"$WORK/hellogo.log" 2>&1 &
 STARTED_PIDS+=("$!")
@@ -104,7 +134,7 @@ OUT="$RESULTS" "$WORK/load/bench.sh" "${TARGETS[@]}"
 log "W2 with --timeout 10s, $ROUNDS interleaved rounds"
 W2APPS=()
 for t in "${TARGETS[@]}"; do
-  case $t in app:express-redis=* | app:express-cluster-redis=* | app:project-*) W2APPS+=("${t#app:}") ;; esac
+  case $t in app:express-redis=* | app:express-cluster-redis=* | app:project-* | app:go-scs-*) W2APPS+=("${t#app:}") ;; esac
 done
 for ((r = 1; r <= ROUNDS; r++)); do
   for a in "${W2APPS[@]}"; do

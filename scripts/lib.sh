@@ -65,13 +65,14 @@ start_redis() {
   die "redis-server on port $REDIS_PORT did not start"
 }
 
-# start_web NAME BINARY PORT STORE [REDIS_URL]: the service on loopback with
-# the default configuration except a temporary SQLite file, COOKIE_SECURE=false
-# (plain HTTP) and the given store; logs to $WORK/NAME.log. Sets WEB_PID.
+# start_web NAME BINARY PORT STORE [REDIS_URL [DATABASE_URL]]: the service on
+# loopback with the default configuration except the database (default a
+# temporary SQLite file), COOKIE_SECURE=false (plain HTTP) and the given
+# store; logs to $WORK/NAME.log. Sets WEB_PID.
 start_web() {
-  local name=$1 bin=$2 port=$3 store=$4 redis_url=${5:-}
+  local name=$1 bin=$2 port=$3 store=$4 redis_url=${5:-} db_url=${6:-sqlite:$WORK/$1.db}
   env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
-    ADDR="127.0.0.1:$port" DATABASE_URL="sqlite:$WORK/$name.db" \
+    ADDR="127.0.0.1:$port" DATABASE_URL="$db_url" \
     SESSION_STORE="$store" ${redis_url:+REDIS_URL="$redis_url"} \
     REDIS_KEY_PREFIX="$name:" COOKIE_SECURE=false \
     "$bin" >"$WORK/$name.log" 2>&1 &

@@ -2,6 +2,8 @@ package app
 
 import (
 	"errors"
+	"html"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,6 +57,60 @@ func (f *form) Required(field, msg string) {
 	if strings.TrimSpace(f.Get(field)) == "" {
 		f.AddError(field, msg)
 	}
+}
+
+// field renders a labelled input of f, the form component of every page:
+// {{field .Form "email" "Email" "email" "email"}}, with an optional hint
+// as the last argument. Its hint and error sit between the label and the
+// input, both linked to it by aria-describedby; the first field in error
+// takes the focus when the page comes back; a password is never re-shown.
+//
+// It is written in Go, not as a partial template, for speed: html/template
+// spends a reflective call on every action, and the twenty actions of a
+// field partial made five fields most of the account page's CPU. Every
+// value goes through html.EscapeString, which is right both in text and
+// in double-quoted attributes.
+func field(f *form, name, label, typ, autocomplete string, hint ...string) template.HTML {
+	esc := html.EscapeString
+	errMsg := f.Error(name)
+	var b strings.Builder
+	b.Grow(512)
+	b.WriteString(`<div class="field`)
+	if errMsg != "" {
+		b.WriteString(` field-invalid`)
+	}
+	b.WriteString(`">` + "\n" + `  <label for="` + esc(name) + `">` + esc(label) + "</label>\n  ")
+	var described []string
+	if errMsg != "" {
+		described = append(described, name+"-error")
+	}
+	if len(hint) > 0 && hint[0] != "" {
+		described = append(described, name+"-hint")
+		b.WriteString(`<p class="hint" id="` + esc(name) + `-hint">` + esc(hint[0]) + `</p>`)
+	}
+	b.WriteString("\n  ")
+	if errMsg != "" {
+		b.WriteString(`<p class="field-error" id="` + esc(name) + `-error"><span class="visually-hidden">Error: </span>` + esc(errMsg) + `</p>`)
+	}
+	b.WriteString("\n  " + `<input id="` + esc(name) + `" name="` + esc(name) + `" type="` + esc(typ) +
+		`" autocomplete="` + esc(autocomplete) + `" required`)
+	if typ != "password" {
+		b.WriteString(` value="` + esc(f.Get(name)) + `"`)
+	}
+	if typ == "email" {
+		b.WriteString(` inputmode="email" spellcheck="false" autocapitalize="none"`)
+	}
+	if errMsg != "" {
+		b.WriteString(` aria-invalid="true"`)
+	}
+	if len(described) > 0 {
+		b.WriteString(` aria-describedby="` + esc(strings.Join(described, " ")) + `"`)
+	}
+	if f.FirstError() == name {
+		b.WriteString(` autofocus`)
+	}
+	b.WriteString(">\n</div>")
+	return template.HTML(b.String())
 }
 
 // parseForm decodes an application/x-www-form-urlencoded body. On failure

@@ -63,22 +63,7 @@ func (app *application) newTemplateData(r *http.Request) templateData {
 }
 
 var templateFuncs = template.FuncMap{
-	// dict builds a map from key/value pairs, to pass several values to a
-	// partial template.
-	"dict": func(kv ...any) (map[string]any, error) {
-		if len(kv)%2 != 0 {
-			return nil, errors.New("dict: odd number of arguments")
-		}
-		m := make(map[string]any, len(kv)/2)
-		for i := 0; i < len(kv); i += 2 {
-			k, ok := kv[i].(string)
-			if !ok {
-				return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
-			}
-			m[k] = kv[i+1]
-		}
-		return m, nil
-	},
+	"field": field,
 }
 
 // parseTemplates parses every page in ui/html/pages with the base layout
