@@ -67,6 +67,10 @@ func (app *application) signupPost(w http.ResponseWriter, r *http.Request) {
 				app.serverError(w, r, err)
 				return
 			}
+			// The browser that made the account is its first device: its
+			// next log-in is neither a "new device" to mail about nor
+			// judged on the budgets an attacker can use up.
+			app.setDeviceCookie(w, app.auth.DeviceLogin(user, app.credentialClient(r)))
 			http.Redirect(w, r, "/account", http.StatusSeeOther)
 			return
 		case fieldError(f, err):

@@ -463,6 +463,26 @@ func TestNewDeviceNotice(t *testing.T) {
 	}
 }
 
+// TestSignupBrowserIsKnown: the browser that signed up holds a device
+// cookie for the account, so logging in again from it mails no new-device
+// notice; another browser's login does.
+func TestSignupBrowserIsKnown(t *testing.T) {
+	sh := newShared(t, "memory")
+	srv := newInstance(t, sh, options{notifyNewDevice: true})
+	const email = "ann@example.com"
+	own := webtest.NewClient(t)
+	own.SignUp(srv.URL, email, webtest.Password)
+	webtest.WantRedirect(t, own.Post(srv.URL+"/logout", nil), "/")
+	own.LogIn(srv.URL, email, webtest.Password, false)
+	if n := sh.mailCount(t, "new_device", email); n != 0 {
+		t.Fatalf("%d new-device notices after a login from the browser that signed up, want 0", n)
+	}
+	webtest.NewClient(t).LogIn(srv.URL, email, webtest.Password, false)
+	if n := sh.mailCount(t, "new_device", email); n != 1 {
+		t.Fatalf("%d new-device notices after a login from another browser, want 1", n)
+	}
+}
+
 // TestMailThrottle: requests that mail an address are limited per address
 // (known or not, alike) and per client IP.
 func TestMailThrottle(t *testing.T) {
