@@ -72,7 +72,10 @@ type PasskeyRecord struct {
 // ErrFactorNotFound for a missing row, ErrPasskeyExists for a duplicate
 // credential id, and wrap other failures with ErrUnavailable. Every
 // "only if" below is one atomic statement, so that instances sharing the
-// database cannot both accept one code.
+// database cannot both accept one code. The mails given to a change are
+// queued in the outbox in the change's own transaction, and only when the
+// change is made: a change is never made without its notice, and no notice
+// tells of a change that was not made.
 type FactorStore interface {
 	// TOTP returns the user's authenticator-app record.
 	TOTP(ctx context.Context, userID int64) (TOTPRecord, error)
@@ -82,18 +85,18 @@ type FactorStore interface {
 	// ConfirmTOTP switches the unconfirmed secret on with step as its last
 	// used step and replaces the recovery codes, only if it is still
 	// unconfirmed; it reports whether it did.
-	ConfirmTOTP(ctx context.Context, userID int64, step int64, codeHashes [][]byte, at time.Time) (bool, error)
+	ConfirmTOTP(ctx context.Context, userID int64, step int64, codeHashes [][]byte, at time.Time, mails ...Mail) (bool, error)
 	// UseTOTPStep records step as used, only if the secret is confirmed and
 	// step is later than the last used one; it reports whether it did.
 	UseTOTPStep(ctx context.Context, userID int64, step int64) (bool, error)
 	// DeleteTOTP removes the secret and the recovery codes; it reports
 	// whether a confirmed secret was removed.
-	DeleteTOTP(ctx context.Context, userID int64) (bool, error)
+	DeleteTOTP(ctx context.Context, userID int64, mails ...Mail) (bool, error)
 	// ReplaceRecoveryCodes replaces all the user's recovery codes.
 	ReplaceRecoveryCodes(ctx context.Context, userID int64, codeHashes [][]byte) error
 	// UseRecoveryCode marks the unused code with hash as used; it reports
 	// whether there was one.
-	UseRecoveryCode(ctx context.Context, userID int64, hash []byte, at time.Time) (bool, error)
+	UseRecoveryCode(ctx context.Context, userID int64, hash []byte, at time.Time, mails ...Mail) (bool, error)
 	// RecoveryCodesLeft counts the user's unused recovery codes.
 	RecoveryCodesLeft(ctx context.Context, userID int64) (int, error)
 
@@ -107,7 +110,7 @@ type FactorStore interface {
 	// Passkeys returns the user's passkeys, oldest first.
 	Passkeys(ctx context.Context, userID int64) ([]PasskeyRecord, error)
 	// AddPasskey stores p and returns its id.
-	AddPasskey(ctx context.Context, p PasskeyRecord) (int64, error)
+	AddPasskey(ctx context.Context, p PasskeyRecord, mails ...Mail) (int64, error)
 	// UsePasskey records a login with passkey id: its new credential record,
 	// counter and last-used time, only if the counter advanced (or both the
 	// stored and the new counter are 0, for authenticators that keep none);
@@ -116,7 +119,7 @@ type FactorStore interface {
 	// MarkPasskeyCloned blocks passkey id: a copy of it was seen.
 	MarkPasskeyCloned(ctx context.Context, id int64) error
 	// DeletePasskey removes passkey id of the user; it reports whether it did.
-	DeletePasskey(ctx context.Context, userID, id int64) (bool, error)
+	DeletePasskey(ctx context.Context, userID, id int64, mails ...Mail) (bool, error)
 
 	// KeyCheck returns the check value sealed for purpose, or
 	// ErrFactorNotFound.
@@ -138,21 +141,28 @@ const (
 	NoticeRecoveryCodeUsed NoticeKind = "recovery_code_used"
 )
 
-// Notifier queues a notice to the user (a mail, through the outbox). Each
-// notice is one call; details are plain values to show (a passkey's name,
-// the client's IP), never secrets.
+// Notifier tells the user of changes to the account's factors. Factors
+// asks it for a notice's mails before the change and hands them to the
+// FactorStore with the change, which queues them in the same transaction;
+// once the change is made, Queued is told. details are plain values to
+// show (a passkey's name, the client's IP), never secrets.
 type Notifier interface {
-	Notify(ctx context.Context, userID int64, kind NoticeKind, details map[string]string) error
+	NoticeMails(ctx context.Context, userID int64, kind NoticeKind, details map[string]string) ([]Mail, error)
+	Queued(ctx context.Context, userID int64, kind NoticeKind, details map[string]string, mails []Mail)
 }
 
-// AuditNotifier is the Notifier used when none is given: it records each
-// notice in the audit log.
+// AuditNotifier is the Notifier used when none is given: it mails
+// nothing, and records each notice in the audit log.
 type AuditNotifier struct{ Audit Auditor }
 
-// Notify records the notice as an audit event.
-func (n AuditNotifier) Notify(ctx context.Context, userID int64, kind NoticeKind, details map[string]string) error {
+// NoticeMails returns no mail.
+func (n AuditNotifier) NoticeMails(context.Context, int64, NoticeKind, map[string]string) ([]Mail, error) {
+	return nil, nil
+}
+
+// Queued records the notice as an audit event.
+func (n AuditNotifier) Queued(ctx context.Context, userID int64, kind NoticeKind, details map[string]string, _ []Mail) {
 	n.Audit.Record(ctx, Event{Kind: EventNotice, UserID: userID, IP: details["ip"], Detail: string(kind)})
-	return nil
 }
 
 // FactorsConfig configures Factors.
@@ -342,16 +352,39 @@ func (f *Factors) open(sealed []byte, ad string) ([]byte, error) {
 	return f.aead.Open(nil, sealed[:n], sealed[n:], []byte(ad))
 }
 
-// notify queues a notice; a failure is recorded, not returned: the change
-// it reports has been made already.
-func (f *Factors) notify(ctx context.Context, userID int64, kind NoticeKind, c Client, details map[string]string) {
+// notice is a notice prepared before the change it tells of: its mails go
+// to the FactorStore with the change.
+type notice struct {
+	userID  int64
+	kind    NoticeKind
+	details map[string]string
+	mails   []Mail
+}
+
+// prepareNotice asks the Notifier for the mails of a notice. When they
+// cannot be made (the account could not be read), the failure is
+// recorded and the change goes ahead without them: refusing a user the
+// removal of a lost passkey because a mail cannot be written would be
+// worse.
+func (f *Factors) prepareNotice(ctx context.Context, userID int64, kind NoticeKind, c Client, details map[string]string) notice {
 	if details == nil {
 		details = map[string]string{}
 	}
 	details["ip"] = c.IP
-	if err := f.notifier.Notify(ctx, userID, kind, details); err != nil {
+	n := notice{userID: userID, kind: kind, details: details}
+	mails, err := f.notifier.NoticeMails(ctx, userID, kind, details)
+	if err != nil {
 		f.audit.Record(ctx, Event{Kind: EventNoticeFailed, UserID: userID, IP: c.IP, UserAgent: c.UserAgent, Detail: string(kind)})
+		return n
 	}
+	n.mails = mails
+	return n
+}
+
+// queued tells the Notifier that the change of n, and so its mails, were
+// committed.
+func (f *Factors) queued(ctx context.Context, n notice) {
+	f.notifier.Queued(ctx, n.userID, n.kind, n.details, n.mails)
 }
 
 // RecordReauthFailure records a failed confirmation of access (a wrong

@@ -31,23 +31,19 @@ var noticeMails = map[NoticeKind]MailKind{
 	NoticeRecoveryCodeUsed: MailRecoveryCodeUsed,
 }
 
-// Notify makes the mail outbox Factors' Notifier: each notice becomes a
-// mail to the account's address, queued in the outbox, with when and from
-// where the change was made and links to the security page and to a
-// password reset. details may hold "ip", "name" (a passkey's) and "codes_left"
-// (recovery codes).
-//
-// The notice is queued right after the change's own transaction, not in
-// it: the factor stores and the outbox are separate interfaces, and a
-// failure to queue is recorded by Factors as a notice_failed event.
-func (r *Recovery) Notify(ctx context.Context, userID int64, kind NoticeKind, details map[string]string) error {
+// NoticeMails makes the mail outbox Factors' Notifier: each notice becomes
+// a mail to the account's address, with when and from where the change
+// was made and links to the security page and to a password reset,
+// queued by the FactorStore in the change's transaction. details may hold
+// "ip", "name" (a passkey's) and "codes_left" (recovery codes).
+func (r *Recovery) NoticeMails(ctx context.Context, userID int64, kind NoticeKind, details map[string]string) ([]Mail, error) {
 	mk, ok := noticeMails[kind]
 	if !ok {
-		return fmt.Errorf("auth: no mail for notice %q", kind)
+		return nil, fmt.Errorf("auth: no mail for notice %q", kind)
 	}
 	u, err := r.svc.users.UserByID(ctx, userID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data := map[string]string{
 		DataWhen:     r.now().UTC().Format(mailTimeLayout),
@@ -60,11 +56,14 @@ func (r *Recovery) Notify(ctx context.Context, userID int64, kind NoticeKind, de
 			data[k] = v
 		}
 	}
-	m := Mail{Kind: mk, To: u.Email, Data: data}
-	if err := r.store.QueueMail(ctx, m); err != nil {
-		return err
+	return []Mail{{Kind: mk, To: u.Email, Data: data}}, nil
+}
+
+// Queued counts the notice's mails as queued and records the notice in the
+// audit log, once the change and its mails are committed.
+func (r *Recovery) Queued(ctx context.Context, userID int64, kind NoticeKind, details map[string]string, mails []Mail) {
+	for _, m := range mails {
+		r.queued(m)
 	}
-	r.queued(m)
 	r.svc.audit.Record(ctx, Event{Kind: EventNotice, UserID: userID, IP: details["ip"], Detail: string(kind)})
-	return nil
 }

@@ -161,11 +161,12 @@ func (f *Factors) FinishPasskeyRegistration(ctx context.Context, user User, stat
 		UserID: user.ID, CredentialID: cred.ID, Name: PasskeyName(name), Credential: raw,
 		SignCount: cred.Authenticator.SignCount, CreatedAt: now,
 	}
-	if rec.ID, err = f.store.AddPasskey(ctx, rec); err != nil {
+	n := f.prepareNotice(ctx, user.ID, NoticePasskeyAdded, c, map[string]string{"name": rec.Name})
+	if rec.ID, err = f.store.AddPasskey(ctx, rec, n.mails...); err != nil {
 		return Passkey{}, err
 	}
 	f.audit.Record(ctx, Event{Kind: EventPasskeyAdded, UserID: user.ID, IP: c.IP, UserAgent: c.UserAgent, Detail: rec.Name})
-	f.notify(ctx, user.ID, NoticePasskeyAdded, c, map[string]string{"name": rec.Name})
+	f.queued(ctx, n)
 	return Passkey{ID: rec.ID, Name: rec.Name, CreatedAt: now}, nil
 }
 
@@ -282,7 +283,8 @@ func (f *Factors) DeletePasskey(ctx context.Context, userID, id int64, c Client)
 			name = r.Name
 		}
 	}
-	done, err := f.store.DeletePasskey(ctx, userID, id)
+	n := f.prepareNotice(ctx, userID, NoticePasskeyRemoved, c, map[string]string{"name": name})
+	done, err := f.store.DeletePasskey(ctx, userID, id, n.mails...)
 	if err != nil {
 		return err
 	}
@@ -290,6 +292,6 @@ func (f *Factors) DeletePasskey(ctx context.Context, userID, id int64, c Client)
 		return ErrPasskeyNotFound
 	}
 	f.audit.Record(ctx, Event{Kind: EventPasskeyRemoved, UserID: userID, IP: c.IP, UserAgent: c.UserAgent, Detail: name})
-	f.notify(ctx, userID, NoticePasskeyRemoved, c, map[string]string{"name": name})
+	f.queued(ctx, n)
 	return nil
 }

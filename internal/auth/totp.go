@@ -191,7 +191,8 @@ func (f *Factors) ConfirmTOTP(ctx context.Context, user User, code string, c Cli
 	}
 	// The set-up's code proves the app works; it is not spent, so the
 	// user may sign in with it at once. Codes of earlier steps never work.
-	done, err := f.store.ConfirmTOTP(ctx, user.ID, step-1, hashes, f.now())
+	n := f.prepareNotice(ctx, user.ID, NoticeTOTPEnabled, c, nil)
+	done, err := f.store.ConfirmTOTP(ctx, user.ID, step-1, hashes, f.now(), n.mails...)
 	if err != nil {
 		return nil, err
 	}
@@ -200,14 +201,15 @@ func (f *Factors) ConfirmTOTP(ctx context.Context, user User, code string, c Cli
 		return nil, ErrTOTPEnabled
 	}
 	f.audit.Record(ctx, Event{Kind: EventTOTPEnabled, UserID: user.ID, IP: c.IP, UserAgent: c.UserAgent})
-	f.notify(ctx, user.ID, NoticeTOTPEnabled, c, nil)
+	f.queued(ctx, n)
 	return codes, nil
 }
 
 // DisableTOTP switches the authenticator app off and deletes the recovery
 // codes. ErrTOTPNotSetUp when it was not on.
 func (f *Factors) DisableTOTP(ctx context.Context, userID int64, c Client) error {
-	done, err := f.store.DeleteTOTP(ctx, userID)
+	n := f.prepareNotice(ctx, userID, NoticeTOTPDisabled, c, nil)
+	done, err := f.store.DeleteTOTP(ctx, userID, n.mails...)
 	if err != nil {
 		return err
 	}
@@ -215,7 +217,7 @@ func (f *Factors) DisableTOTP(ctx context.Context, userID int64, c Client) error
 		return ErrTOTPNotSetUp
 	}
 	f.audit.Record(ctx, Event{Kind: EventTOTPDisabled, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
-	f.notify(ctx, userID, NoticeTOTPDisabled, c, nil)
+	f.queued(ctx, n)
 	return nil
 }
 
@@ -244,13 +246,21 @@ func (f *Factors) VerifyCode(ctx context.Context, userID int64, code, recoveryCo
 		return "", ErrTOTPNotSetUp
 	}
 	method := SecondFactorTOTP
+	var used notice
 	if strings.TrimSpace(code) == "" {
 		method = SecondFactorRecovery
-		used, err := f.store.UseRecoveryCode(ctx, userID, f.recoveryHash(userID, normalizeCode(recoveryCode)), f.now())
+		// The notice says how many codes are left after this one; it is
+		// queued only if the code is spent.
+		details := map[string]string{}
+		if left, err := f.store.RecoveryCodesLeft(ctx, userID); err == nil && left > 0 {
+			details[DataLeft] = strconv.Itoa(left - 1)
+		}
+		used = f.prepareNotice(ctx, userID, NoticeRecoveryCodeUsed, c, details)
+		spent, err := f.store.UseRecoveryCode(ctx, userID, f.recoveryHash(userID, normalizeCode(recoveryCode)), f.now(), used.mails...)
 		if err != nil {
 			return "", err
 		}
-		if !used {
+		if !spent {
 			return "", f.codeFailed(ctx, userID, c)
 		}
 	} else {
@@ -276,15 +286,12 @@ func (f *Factors) VerifyCode(ctx context.Context, userID int64, code, recoveryCo
 		return "", f.codeThrottled(ctx, err, userID, c)
 	}
 	if method == SecondFactorRecovery {
-		left, err := f.store.RecoveryCodesLeft(ctx, userID)
-		details := map[string]string{}
 		ev := Event{Kind: EventRecoveryCodeUsed, UserID: userID, IP: c.IP, UserAgent: c.UserAgent}
-		if err == nil {
-			details[DataLeft] = strconv.Itoa(left)
-			ev.Detail = strconv.Itoa(left) + " left"
+		if left, ok := used.details[DataLeft]; ok {
+			ev.Detail = left + " left"
 		}
 		f.audit.Record(ctx, ev)
-		f.notify(ctx, userID, NoticeRecoveryCodeUsed, c, details)
+		f.queued(ctx, used)
 	}
 	return method, nil
 }

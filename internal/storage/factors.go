@@ -43,7 +43,11 @@ func isUniqueViolation(err error) bool {
 
 // changed runs an UPDATE or DELETE and reports whether it touched a row.
 func (d *DB) changed(ctx context.Context, q string, args ...any) (bool, error) {
-	res, err := d.db.ExecContext(ctx, q, args...)
+	return rowChanged(d.db.ExecContext(ctx, q, args...))
+}
+
+// rowChanged reports whether a statement's result touched a row.
+func rowChanged(res sql.Result, err error) (bool, error) {
 	if err != nil {
 		return false, factorError(err)
 	}
@@ -52,6 +56,23 @@ func (d *DB) changed(ctx context.Context, q string, args ...any) (bool, error) {
 		return false, factorError(err)
 	}
 	return n > 0, nil
+}
+
+// changedQueuing is changed, with mails queued in the same transaction
+// when the statement touched a row (see auth.FactorStore).
+func (d *DB) changedQueuing(ctx context.Context, mails []auth.Mail, q string, args ...any) (bool, error) {
+	if len(mails) == 0 {
+		return d.changed(ctx, q, args...)
+	}
+	var done bool
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if done, err = rowChanged(tx.ExecContext(ctx, q, args...)); err != nil || !done {
+			return err
+		}
+		return d.queueMails(ctx, tx, mails)
+	})
+	return done && err == nil, err
 }
 
 // TOTP returns the user's authenticator-app record.
@@ -91,22 +112,21 @@ func insertRecoveryCodes(ctx context.Context, tx *sql.Tx, userID int64, hashes [
 	return nil
 }
 
-// ConfirmTOTP switches an unconfirmed secret on and replaces the recovery
-// codes, in one transaction.
-func (d *DB) ConfirmTOTP(ctx context.Context, userID, step int64, codeHashes [][]byte, at time.Time) (bool, error) {
+// ConfirmTOTP switches an unconfirmed secret on, replaces the recovery
+// codes and queues mails, in one transaction.
+func (d *DB) ConfirmTOTP(ctx context.Context, userID, step int64, codeHashes [][]byte, at time.Time, mails ...auth.Mail) (bool, error) {
 	var done bool
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE totp_secrets SET confirmed_at = $1, last_step = $2
-			WHERE user_id = $3 AND confirmed_at IS NULL`, d.timeArg(at), step, userID)
-		if err != nil {
-			return factorError(err)
+		var err error
+		done, err = rowChanged(tx.ExecContext(ctx, `UPDATE totp_secrets SET confirmed_at = $1, last_step = $2
+			WHERE user_id = $3 AND confirmed_at IS NULL`, d.timeArg(at), step, userID))
+		if err != nil || !done {
+			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil || n == 0 {
-			return factorError(err)
+		if err := insertRecoveryCodes(ctx, tx, userID, codeHashes); err != nil {
+			return err
 		}
-		done = true
-		return insertRecoveryCodes(ctx, tx, userID, codeHashes)
+		return d.queueMails(ctx, tx, mails)
 	})
 	return done && err == nil, err
 }
@@ -117,21 +137,23 @@ func (d *DB) UseTOTPStep(ctx context.Context, userID, step int64) (bool, error) 
 		WHERE user_id = $2 AND confirmed_at IS NOT NULL AND last_step < $1`, step, userID)
 }
 
-// DeleteTOTP removes the secret and the recovery codes.
-func (d *DB) DeleteTOTP(ctx context.Context, userID int64) (bool, error) {
+// DeleteTOTP removes the secret and the recovery codes, and queues mails
+// if a confirmed secret was removed, in one transaction.
+func (d *DB) DeleteTOTP(ctx context.Context, userID int64, mails ...auth.Mail) (bool, error) {
 	var done bool
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL`, userID)
+		var err error
+		done, err = rowChanged(tx.ExecContext(ctx, `DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL`, userID))
 		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
 			return factorError(err)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return factorError(err)
+		if !done {
+			return nil
 		}
-		done = n > 0
-		_, err = tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
-		return factorError(err)
+		return d.queueMails(ctx, tx, mails)
 	})
 	return done && err == nil, err
 }
@@ -141,9 +163,10 @@ func (d *DB) ReplaceRecoveryCodes(ctx context.Context, userID int64, codeHashes 
 	return d.inTx(ctx, func(tx *sql.Tx) error { return insertRecoveryCodes(ctx, tx, userID, codeHashes) })
 }
 
-// UseRecoveryCode spends the unused code with hash.
-func (d *DB) UseRecoveryCode(ctx context.Context, userID int64, hash []byte, at time.Time) (bool, error) {
-	return d.changed(ctx, `UPDATE recovery_codes SET used_at = $1
+// UseRecoveryCode spends the unused code with hash, and queues mails if it
+// did.
+func (d *DB) UseRecoveryCode(ctx context.Context, userID int64, hash []byte, at time.Time, mails ...auth.Mail) (bool, error) {
+	return d.changedQueuing(ctx, mails, `UPDATE recovery_codes SET used_at = $1
 		WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL`, d.timeArg(at), userID, hash)
 }
 
@@ -200,17 +223,26 @@ func (d *DB) Passkeys(ctx context.Context, userID int64) ([]auth.PasskeyRecord, 
 	return out, factorError(rows.Err())
 }
 
-// AddPasskey stores p; a credential id already stored is
-// auth.ErrPasskeyExists.
-func (d *DB) AddPasskey(ctx context.Context, p auth.PasskeyRecord) (int64, error) {
+// AddPasskey stores p and queues mails, in one transaction; a credential
+// id already stored is auth.ErrPasskeyExists.
+func (d *DB) AddPasskey(ctx context.Context, p auth.PasskeyRecord, mails ...auth.Mail) (int64, error) {
 	var id int64
-	err := d.db.QueryRowContext(ctx, `INSERT INTO passkeys (user_id, credential_id, name, credential, sign_count, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		p.UserID, p.CredentialID, p.Name, p.Credential, int64(p.SignCount), d.timeArg(p.CreatedAt)).Scan(&id)
-	if isUniqueViolation(err) {
-		return 0, auth.ErrPasskeyExists
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO passkeys (user_id, credential_id, name, credential, sign_count, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			p.UserID, p.CredentialID, p.Name, p.Credential, int64(p.SignCount), d.timeArg(p.CreatedAt)).Scan(&id)
+		if isUniqueViolation(err) {
+			return auth.ErrPasskeyExists
+		}
+		if err != nil {
+			return factorError(err)
+		}
+		return d.queueMails(ctx, tx, mails)
+	})
+	if err != nil {
+		return 0, err
 	}
-	return id, factorError(err)
+	return id, nil
 }
 
 // UsePasskey records a login if the signature counter advanced (or stays
@@ -227,9 +259,9 @@ func (d *DB) MarkPasskeyCloned(ctx context.Context, id int64) error {
 	return factorError(err)
 }
 
-// DeletePasskey removes passkey id of the user.
-func (d *DB) DeletePasskey(ctx context.Context, userID, id int64) (bool, error) {
-	return d.changed(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+// DeletePasskey removes passkey id of the user, and queues mails if it did.
+func (d *DB) DeletePasskey(ctx context.Context, userID, id int64, mails ...auth.Mail) (bool, error) {
+	return d.changedQueuing(ctx, mails, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
 }
 
 // KeyCheck returns the check value sealed for purpose.

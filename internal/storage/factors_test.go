@@ -18,11 +18,7 @@ func TestFactorStore(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	for name, open := range dialects(t) {
 		t.Run(name, func(t *testing.T) {
-			db := open(t)
-			u, err := db.CreateUser(ctx, "ann@example.com", "hash")
-			if err != nil {
-				t.Fatal(err)
-			}
+			db, u := withAnn(t, open)
 
 			t.Run("totp", func(t *testing.T) {
 				if _, err := db.TOTP(ctx, u.ID); !errors.Is(err, auth.ErrFactorNotFound) {
@@ -173,6 +169,70 @@ func TestFactorStore(t *testing.T) {
 					t.Errorf("handle after account deletion: %v", err)
 				}
 			})
+		})
+	}
+}
+
+// TestFactorNoticesInTransaction: the mails given to a factor change are
+// in the outbox exactly when the change was made, on every dialect.
+func TestFactorNoticesInTransaction(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	notice := auth.Mail{Kind: "passkey_removed", To: "ann@example.com", Data: map[string]string{"name": "Key"}}
+	for name, open := range dialects(t) {
+		t.Run(name, func(t *testing.T) {
+			db, u := withAnn(t, open)
+			want := func(what string, n int) {
+				t.Helper()
+				if got := pendingMails(t, db); got != n {
+					t.Fatalf("%s: %d mails queued, want %d", what, got, n)
+				}
+			}
+			// Changes that are not made queue nothing.
+			if ok, err := db.DeletePasskey(ctx, u.ID, 999, notice); ok || err != nil {
+				t.Fatalf("DeletePasskey of nothing = %v, %v", ok, err)
+			}
+			if ok, err := db.DeleteTOTP(ctx, u.ID, notice); ok || err != nil {
+				t.Fatalf("DeleteTOTP with none = %v, %v", ok, err)
+			}
+			if ok, err := db.UseRecoveryCode(ctx, u.ID, []byte("none"), now, notice); ok || err != nil {
+				t.Fatalf("UseRecoveryCode of nothing = %v, %v", ok, err)
+			}
+			want("changes not made", 0)
+
+			rec := auth.PasskeyRecord{UserID: u.ID, CredentialID: []byte("cred"), Name: "Key", Credential: []byte("{}"), CreatedAt: now}
+			id, err := db.AddPasskey(ctx, rec, notice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want("passkey added", 1)
+			if _, err := db.AddPasskey(ctx, rec, notice); !errors.Is(err, auth.ErrPasskeyExists) {
+				t.Fatalf("AddPasskey twice: %v, want ErrPasskeyExists", err)
+			}
+			want("passkey refused as a duplicate", 1)
+			if ok, err := db.DeletePasskey(ctx, u.ID, id, notice); !ok || err != nil {
+				t.Fatalf("DeletePasskey = %v, %v", ok, err)
+			}
+			want("passkey removed", 2)
+
+			if err := db.PutPendingTOTP(ctx, u.ID, []byte("sealed"), now); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := db.ConfirmTOTP(ctx, u.ID, 1, [][]byte{[]byte("code")}, now, notice); !ok || err != nil {
+				t.Fatalf("ConfirmTOTP = %v, %v", ok, err)
+			}
+			if ok, err := db.ConfirmTOTP(ctx, u.ID, 2, [][]byte{[]byte("code")}, now, notice); ok || err != nil {
+				t.Fatalf("ConfirmTOTP twice = %v, %v", ok, err)
+			}
+			want("app switched on once", 3)
+			if ok, err := db.UseRecoveryCode(ctx, u.ID, []byte("code"), now, notice); !ok || err != nil {
+				t.Fatalf("UseRecoveryCode = %v, %v", ok, err)
+			}
+			want("recovery code used", 4)
+			if ok, err := db.DeleteTOTP(ctx, u.ID, notice); !ok || err != nil {
+				t.Fatalf("DeleteTOTP = %v, %v", ok, err)
+			}
+			want("app switched off", 5)
 		})
 	}
 }

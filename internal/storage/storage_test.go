@@ -191,3 +191,24 @@ func TestParseURL(t *testing.T) {
 		})
 	}
 }
+
+// withAnn opens a database of the dialect and creates ann@example.com in it.
+func withAnn(t *testing.T, open func(t *testing.T) *storage.DB) (*storage.DB, auth.User) {
+	t.Helper()
+	db := open(t)
+	u, err := db.CreateUser(context.Background(), "ann@example.com", "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, u
+}
+
+// pendingMails returns how many mails wait in db's outbox.
+func pendingMails(t *testing.T, db *storage.DB) int {
+	t.Helper()
+	n, _, err := db.Pending(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
