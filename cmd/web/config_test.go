@@ -19,6 +19,7 @@ import (
 	"github.com/sessionlogin/sessionlogin/internal/redisstate"
 	"github.com/sessionlogin/sessionlogin/internal/secretkey"
 	"github.com/sessionlogin/sessionlogin/internal/storage"
+	"github.com/sessionlogin/sessionlogin/internal/testenv"
 )
 
 // envOf returns a getenv over vars.
@@ -344,7 +345,7 @@ func TestBinaryBadConfig(t *testing.T) {
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("go tool not found: %v", err)
+		testenv.Unavailable(t, "go tool not found: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "web")
 	build := exec.Command(goTool, "build", "-o", bin, ".")
