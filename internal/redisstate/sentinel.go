@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -179,8 +180,15 @@ func (d *sentinelDialer) dial(ctx context.Context) (redis.Conn, error) {
 	return &sentinelConn{ctxConn: cc, d: d, gen: gen}, nil
 }
 
-// primary asks each Sentinel in turn for the primary's address, and moves
-// the first that answers to the front of the list.
+// maxSentinels bounds the list of Sentinels, those of the URL and those
+// learned from them.
+const maxSentinels = 16
+
+// primary asks each Sentinel in turn for the primary's address, moves the
+// first that answers to the front of the list, and adds the other
+// Sentinels it knows of to the end, as the Sentinel client guidelines ask:
+// a deployment that replaces its Sentinels one by one stays reachable
+// without a new REDIS_URL.
 func (d *sentinelDialer) primary(ctx context.Context) (string, error) {
 	d.mu.Lock()
 	order := append([]string(nil), d.sentinels...)
@@ -191,7 +199,7 @@ func (d *sentinelDialer) primary(ctx context.Context) (string, error) {
 			msgs = append(msgs, err.Error())
 			break
 		}
-		addr, err := d.ask(ctx, s)
+		addr, others, err := d.ask(ctx, s)
 		if err != nil {
 			msgs = append(msgs, fmt.Sprintf("%s: %v", s, err))
 			continue
@@ -204,16 +212,22 @@ func (d *sentinelDialer) primary(ctx context.Context) (string, error) {
 				break
 			}
 		}
+		for _, o := range others {
+			if len(d.sentinels) < maxSentinels && !slices.Contains(d.sentinels, o) {
+				d.sentinels = append(d.sentinels, o)
+			}
+		}
 		d.mu.Unlock()
 		return addr, nil
 	}
 	return "", fmt.Errorf("no Sentinel named a primary for master %q (%s)", d.url.Master, strings.Join(msgs, "; "))
 }
 
-// ask asks one Sentinel for the primary's address. The password is sent
-// only when the Sentinel asks for it (NOAUTH), so one URL works whether or
-// not the Sentinels require it.
-func (d *sentinelDialer) ask(ctx context.Context, sentinel string) (string, error) {
+// ask asks one Sentinel for the primary's address, and for the addresses
+// of the other Sentinels watching it (none when it will not say). The
+// password is sent only when the Sentinel asks for it (NOAUTH), so one URL
+// works whether or not the Sentinels require it.
+func (d *sentinelDialer) ask(ctx context.Context, sentinel string) (primary string, others []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, sentinelTimeout)
 	defer cancel()
 	c, err := redis.DialContext(ctx, "tcp", sentinel,
@@ -221,7 +235,7 @@ func (d *sentinelDialer) ask(ctx context.Context, sentinel string) (string, erro
 		redis.DialReadTimeout(sentinelTimeout),
 		redis.DialWriteTimeout(sentinelTimeout))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer c.Close()
 	reply, err := redis.Strings(redis.DoContext(c, ctx, "SENTINEL", "get-master-addr-by-name", d.url.Master))
@@ -231,19 +245,40 @@ func (d *sentinelDialer) ask(ctx context.Context, sentinel string) (string, erro
 			args = []any{d.url.Username, d.url.Password}
 		}
 		if _, err = redis.DoContext(c, ctx, "AUTH", args...); err != nil {
-			return "", fmt.Errorf("AUTH: %w", err)
+			return "", nil, fmt.Errorf("AUTH: %w", err)
 		}
 		reply, err = redis.Strings(redis.DoContext(c, ctx, "SENTINEL", "get-master-addr-by-name", d.url.Master))
 	}
 	switch {
 	case errors.Is(err, redis.ErrNil):
-		return "", fmt.Errorf("does not know master %q", d.url.Master)
+		return "", nil, fmt.Errorf("does not know master %q", d.url.Master)
 	case err != nil:
-		return "", err
+		return "", nil, err
 	case len(reply) != 2:
-		return "", fmt.Errorf("unexpected reply %q", reply)
+		return "", nil, fmt.Errorf("unexpected reply %q", reply)
 	}
-	return net.JoinHostPort(reply[0], reply[1]), nil
+	return net.JoinHostPort(reply[0], reply[1]), d.otherSentinels(ctx, c), nil
+}
+
+// otherSentinels asks a Sentinel for the others watching the master. A
+// Sentinel that will not say (an ACL, an old version) is not an error:
+// the list stays as it is.
+func (d *sentinelDialer) otherSentinels(ctx context.Context, c redis.Conn) []string {
+	entries, err := redis.Values(redis.DoContext(c, ctx, "SENTINEL", "sentinels", d.url.Master))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		fields, err := redis.StringMap(e, nil)
+		if err != nil || fields["ip"] == "" || fields["port"] == "" {
+			continue
+		}
+		if addr, err := sentinelAddr(net.JoinHostPort(fields["ip"], fields["port"])); err == nil {
+			out = append(out, addr)
+		}
+	}
+	return out
 }
 
 // fresh is the pool's TestOnBorrowContext: a connection dialled before the

@@ -271,3 +271,41 @@ func TestSentinelConnectionErrorDropsPool(t *testing.T) {
 		t.Fatalf("connections after the failure: got %d, want 1 (the new one)", n)
 	}
 }
+
+// TestSentinelLearnsOtherSentinels: the URL names one Sentinel of two; the
+// dialer learns the other from it, and finds the primary through that one
+// once the first is gone.
+func TestSentinelLearnsOtherSentinels(t *testing.T) {
+	primary := testenv.StartRedisServer(t)
+	cfg := testenv.SentinelConfig{Master: "main", Primary: primary.Addr, Quorum: 2,
+		DownAfter: 30 * time.Second, FailoverTimeout: time.Minute}
+	first, second := testenv.StartSentinel(t, cfg), testenv.StartSentinel(t, cfg)
+	// Sentinels find each other through the primary's hello channel,
+	// every two seconds.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		known, _ := redis.Values(first.Do("SENTINEL", "sentinels", "main"), nil)
+		if len(known) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first Sentinel knows %d others after 15s, want 1", len(known))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	u, err := ParseSentinelURL("redis+sentinel://" + first.Addr + "/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newSentinelDialer(u)
+	if addr, err := d.primary(t.Context()); err != nil || addr != primary.Addr {
+		t.Fatalf("primary through the first Sentinel: %q, %v; want %s", addr, err, primary.Addr)
+	}
+	if want := []string{first.Addr, second.Addr}; !reflect.DeepEqual(d.sentinels, want) {
+		t.Fatalf("Sentinels after discovery: got %v, want %v", d.sentinels, want)
+	}
+	first.Kill()
+	if addr, err := d.primary(t.Context()); err != nil || addr != primary.Addr {
+		t.Fatalf("primary once the first Sentinel is gone: %q, %v; want %s", addr, err, primary.Addr)
+	}
+}
