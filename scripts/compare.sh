@@ -26,8 +26,9 @@
 #              RESULTS (where results go, default /tmp/sessionlogin-compare-<time>)
 #              EXPRESS_MEM (1: include express-mem)
 #              PG_URL (a PostgreSQL server where a database may be created,
-#              default postgres://postgres@127.0.0.1:5432; PG_URL= leaves
-#              project-pg-redis out)
+#              as scheme://user@host:port with no path or query; default
+#              postgres://postgres@127.0.0.1:5432; empty, or no server
+#              answering, leaves project-pg-redis out)
 # Takes about 8 minutes per round with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ WORK=$(mktemp -d)
 drop_pg() { [ -z "$PG_URL" ] || psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; }
 trap 'stop_started; drop_pg; rm -rf "$WORK"' EXIT
 
-[ -d "$PEERS/express" ] && [ -d "$PEERS/load" ] || die "no peers at $PEERS (set PEERS)"
+[ -d "$PEERS/express" ] && [ -d "$PEERS/load" ] && [ -d "$PEERS/go-scs-ref" ] || die "no peers at $PEERS (set PEERS)"
 need wrk wrk
 need curl curl
 need node nodejs
@@ -99,8 +100,11 @@ express express-cluster-redis cluster.js redis 2
 project project-redis "$WORK/web" redis
 project project-mem "$WORK/web" memory
 project project-redis-benchcost "$WORK/web-benchcost" redis
+if [ -n "$PG_URL" ] && ! { command -v psql >/dev/null && psql -q "$PG_URL/postgres" -c 'SELECT 1' >/dev/null 2>&1; }; then
+  log "no PostgreSQL answering at $PG_URL (or no psql): project-pg-redis left out"
+  PG_URL=
+fi
 if [ -n "$PG_URL" ]; then
-  need psql postgresql-client
   psql -q "$PG_URL/postgres" -c "CREATE DATABASE $PG_DB" >/dev/null || die "cannot create $PG_DB at $PG_URL"
   project project-pg-redis "$WORK/web" redis "$PG_URL/$PG_DB?sslmode=disable"
 fi

@@ -357,33 +357,40 @@ func (f *Factors) open(sealed []byte, ad string) ([]byte, error) {
 type notice struct {
 	userID  int64
 	kind    NoticeKind
+	client  Client
 	details map[string]string
 	mails   []Mail
+	failed  bool // the mails could not be made
 }
 
 // prepareNotice asks the Notifier for the mails of a notice. When they
-// cannot be made (the account could not be read), the failure is
-// recorded and the change goes ahead without them: refusing a user the
-// removal of a lost passkey because a mail cannot be written would be
-// worse.
+// cannot be made (the account could not be read), the change goes ahead
+// without them, and queued records the failure once the change is made:
+// refusing a user the removal of a lost passkey because a mail cannot be
+// written would be worse.
 func (f *Factors) prepareNotice(ctx context.Context, userID int64, kind NoticeKind, c Client, details map[string]string) notice {
 	if details == nil {
 		details = map[string]string{}
 	}
 	details["ip"] = c.IP
-	n := notice{userID: userID, kind: kind, details: details}
+	n := notice{userID: userID, kind: kind, client: c, details: details}
 	mails, err := f.notifier.NoticeMails(ctx, userID, kind, details)
 	if err != nil {
-		f.audit.Record(ctx, Event{Kind: EventNoticeFailed, UserID: userID, IP: c.IP, UserAgent: c.UserAgent, Detail: string(kind)})
+		n.failed = true
 		return n
 	}
 	n.mails = mails
 	return n
 }
 
-// queued tells the Notifier that the change of n, and so its mails, were
-// committed.
+// queued is called once the change of n is made (and so its mails are in
+// the outbox): it tells the Notifier, or records that the mails could not
+// be made.
 func (f *Factors) queued(ctx context.Context, n notice) {
+	if n.failed {
+		f.audit.Record(ctx, Event{Kind: EventNoticeFailed, UserID: n.userID, IP: n.client.IP, UserAgent: n.client.UserAgent, Detail: string(n.kind)})
+		return
+	}
 	f.notifier.Queued(ctx, n.userID, n.kind, n.details, n.mails)
 }
 

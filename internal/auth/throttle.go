@@ -221,7 +221,19 @@ func take(ctx context.Context, counter Counter, window time.Duration, cause Thro
 	if taken {
 		return nil
 	}
-	return refusal(b, counts, cause)
+	return refused(b, counts, cause)
+}
+
+// refused is the *ThrottledError of a step the counter refused. The
+// counter's word is final: should the counts it returned show no budget
+// spent (a count whose key had lost its expiry reads as zero), the step
+// is still refused, with the shortest wait, and never lets a login
+// through.
+func refused(budgets []Budget, counts []Count, cause ThrottleCause) error {
+	if err := refusal(budgets, counts, cause); err != nil {
+		return err
+	}
+	return &ThrottledError{RetryAfter: time.Second, Cause: cause}
 }
 
 // Succeed lets a right password sign in when every budget of a has one
@@ -242,7 +254,7 @@ func (t *Throttle) Succeed(ctx context.Context, a Attempt) error {
 	if cleared {
 		return nil
 	}
-	return refusal(b, counts, CauseFailures)
+	return refused(b, counts, CauseFailures)
 }
 
 // SignUp counts a sign-up from ip, and returns a *ThrottledError when the

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -356,5 +357,31 @@ func TestThrottleCounterDown(t *testing.T) {
 	}
 	if err := th.Succeed(t.Context(), auth.Attempt{Email: "ann@example.com", IP: "192.0.2.1"}); !errors.Is(err, auth.ErrUnavailable) {
 		t.Fatalf("Succeed: got %v, want ErrUnavailable", err)
+	}
+}
+
+// refusingCounter refuses every step but reports every count as zero, as
+// a counter whose keys lost their expiry would.
+type refusingCounter struct{ auth.Counter }
+
+func (refusingCounter) Take(_ context.Context, _ time.Duration, b ...auth.Budget) (bool, []auth.Count, error) {
+	return false, make([]auth.Count, len(b)), nil
+}
+
+func (refusingCounter) Clear(_ context.Context, b ...auth.Budget) (bool, []auth.Count, error) {
+	return false, make([]auth.Count, len(b)), nil
+}
+
+// TestThrottleFailsClosed: when the counter refuses a step, the throttle
+// refuses it, whatever counts came with the refusal.
+func TestThrottleFailsClosed(t *testing.T) {
+	th := auth.NewThrottle(refusingCounter{}, auth.ThrottleConfig{MaxFailures: 5, Window: time.Minute})
+	a := auth.Attempt{Email: "ann@example.com", IP: "192.0.2.1"}
+	var te *auth.ThrottledError
+	if err := th.Succeed(t.Context(), a); !errors.As(err, &te) {
+		t.Errorf("Succeed refused by the counter: got %v, want a *ThrottledError", err)
+	}
+	if err := th.Fail(t.Context(), a); !errors.As(err, &te) {
+		t.Errorf("Fail refused by the counter: got %v, want a *ThrottledError", err)
 	}
 }

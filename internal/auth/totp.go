@@ -250,7 +250,9 @@ func (f *Factors) VerifyCode(ctx context.Context, userID int64, code, recoveryCo
 	if strings.TrimSpace(code) == "" {
 		method = SecondFactorRecovery
 		// The notice says how many codes are left after this one; it is
-		// queued only if the code is spent.
+		// queued only if the code is spent. (Two codes spent at the same
+		// moment both say the same number: a race of one user with
+		// themself, harmless.)
 		details := map[string]string{}
 		if left, err := f.store.RecoveryCodesLeft(ctx, userID); err == nil && left > 0 {
 			details[DataLeft] = strconv.Itoa(left - 1)
@@ -263,6 +265,13 @@ func (f *Factors) VerifyCode(ctx context.Context, userID int64, code, recoveryCo
 		if !spent {
 			return "", f.codeFailed(ctx, userID, c)
 		}
+		// Spent, and its notice committed with it, whatever follows.
+		ev := Event{Kind: EventRecoveryCodeUsed, UserID: userID, IP: c.IP, UserAgent: c.UserAgent}
+		if left, ok := used.details[DataLeft]; ok {
+			ev.Detail = left + " left"
+		}
+		f.audit.Record(ctx, ev)
+		f.queued(ctx, used)
 	} else {
 		step, ok := matchTOTP(secret, normalizeCode(code), f.now())
 		if !ok {
@@ -284,14 +293,6 @@ func (f *Factors) VerifyCode(ctx context.Context, userID int64, code, recoveryCo
 	}
 	if err := f.limiter.succeed(ctx, userID); err != nil {
 		return "", f.codeThrottled(ctx, err, userID, c)
-	}
-	if method == SecondFactorRecovery {
-		ev := Event{Kind: EventRecoveryCodeUsed, UserID: userID, IP: c.IP, UserAgent: c.UserAgent}
-		if left, ok := used.details[DataLeft]; ok {
-			ev.Detail = left + " left"
-		}
-		f.audit.Record(ctx, ev)
-		f.queued(ctx, used)
 	}
 	return method, nil
 }

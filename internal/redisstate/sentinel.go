@@ -184,9 +184,9 @@ func (d *sentinelDialer) dial(ctx context.Context) (redis.Conn, error) {
 // learned from them.
 const maxSentinels = 16
 
-// primary asks each Sentinel in turn for the primary's address, moves the
-// first that answers to the front of the list, and adds the other
-// Sentinels it knows of to the end, as the Sentinel client guidelines ask:
+// primary asks each Sentinel in turn for the primary's address, puts the
+// first that answers at the front of the list, and the other Sentinels it
+// knows of after the URL's, as the Sentinel client guidelines ask:
 // a deployment that replaces its Sentinels one by one stays reachable
 // without a new REDIS_URL.
 func (d *sentinelDialer) primary(ctx context.Context) (string, error) {
@@ -204,19 +204,17 @@ func (d *sentinelDialer) primary(ctx context.Context) (string, error) {
 			msgs = append(msgs, fmt.Sprintf("%s: %v", s, err))
 			continue
 		}
+		// The list is made again from each answer: the one that answered,
+		// the URL's, then those it knows of now, so that Sentinels taken
+		// out of service leave the list as new ones join it.
+		next := []string{s}
+		for _, x := range append(slices.Clone(d.url.Sentinels), others...) {
+			if len(next) < maxSentinels && !slices.Contains(next, x) {
+				next = append(next, x)
+			}
+		}
 		d.mu.Lock()
-		for i, x := range d.sentinels {
-			if x == s {
-				copy(d.sentinels[1:i+1], d.sentinels[:i])
-				d.sentinels[0] = s
-				break
-			}
-		}
-		for _, o := range others {
-			if len(d.sentinels) < maxSentinels && !slices.Contains(d.sentinels, o) {
-				d.sentinels = append(d.sentinels, o)
-			}
-		}
+		d.sentinels = next
 		d.mu.Unlock()
 		return addr, nil
 	}
@@ -272,6 +270,12 @@ func (d *sentinelDialer) otherSentinels(ctx context.Context, c redis.Conn) []str
 	for _, e := range entries {
 		fields, err := redis.StringMap(e, nil)
 		if err != nil || fields["ip"] == "" || fields["port"] == "" {
+			continue
+		}
+		if strings.Contains(fields["flags"], "s_down") {
+			// Down for longer than down-after-milliseconds, as this
+			// Sentinel sees it. ("disconnected" alone is also what a
+			// Sentinel found a moment ago shows, until its link is up.)
 			continue
 		}
 		if addr, err := sentinelAddr(net.JoinHostPort(fields["ip"], fields["port"])); err == nil {

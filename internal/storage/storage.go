@@ -156,10 +156,11 @@ func Connect(ctx context.Context, rawURL string) (*DB, error) {
 		if db, err = sql.Open("pgx", withConnectTimeout(rawURL)); err != nil {
 			return nil, err
 		}
-		// A few connections per core of this instance: more only make
-		// PostgreSQL's backends wait for each other (W1 on 2 cores: 10.9k
-		// and 11.9k req/s with 8 against 10.1k and 9.6k with 32, paired
-		// 10 s runs; docs/BENCHMARKS.md).
+		// A few connections per core of this instance, as PostgreSQL's own
+		// advice on pool sizes goes: more only make its backends wait for
+		// each other's CPU. Paired 10 s W1 runs on 2 cores gave 10.9k and
+		// 11.9k req/s with 8 against 10.1k and 9.6k with 32; a full
+		// comparison did not separate them (docs/BENCHMARKS.md).
 		n := max(8, 4*runtime.GOMAXPROCS(0))
 		db.SetMaxOpenConns(n)
 		db.SetMaxIdleConns(n)

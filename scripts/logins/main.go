@@ -88,8 +88,8 @@ func usedMemory(addr string) (int64, error) {
 		return 0, fmt.Errorf("INFO: unexpected reply %q (%v)", header, err)
 	}
 	size, err := strconv.Atoi(strings.TrimSpace(header[1:]))
-	if err != nil {
-		return 0, err
+	if err != nil || size < 0 {
+		return 0, fmt.Errorf("INFO: unexpected reply %q", header)
 	}
 	body := make([]byte, size)
 	if _, err := io.ReadFull(r, body); err != nil {
