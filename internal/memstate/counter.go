@@ -53,17 +53,8 @@ func (c *Counter) Take(_ context.Context, window time.Duration, budgets ...auth.
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	out := make([]auth.Count, len(budgets))
-	taken := true
-	for i, b := range budgets {
-		if v, ok := c.counts[b.Key]; ok && now.Before(v.expires) {
-			out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
-		}
-		if out[i].N >= b.Limit {
-			taken = false
-		}
-	}
-	if !taken {
+	out, room := c.states(now, budgets)
+	if !room {
 		return false, out, nil
 	}
 	for i, b := range budgets {
@@ -116,21 +107,28 @@ func (c *Counter) makeRoom(now time.Time) {
 func (c *Counter) Clear(_ context.Context, budgets ...auth.Budget) (bool, []auth.Count, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	out := make([]auth.Count, len(budgets))
-	ok := len(budgets) > 0
+	out, room := c.states(c.now(), budgets)
+	cleared := room && len(budgets) > 0
+	if cleared {
+		delete(c.counts, budgets[0].Key)
+	}
+	return cleared, out, nil
+}
+
+// states returns the state of each budget's counter at now, and whether
+// every one is below its limit. The caller holds c.mu.
+func (c *Counter) states(now time.Time, budgets []auth.Budget) (out []auth.Count, room bool) {
+	out = make([]auth.Count, len(budgets))
+	room = true
 	for i, b := range budgets {
 		if v, ok := c.counts[b.Key]; ok && now.Before(v.expires) {
 			out[i] = auth.Count{N: v.n, TTL: v.expires.Sub(now)}
 		}
 		if out[i].N >= b.Limit {
-			ok = false
+			room = false
 		}
 	}
-	if ok {
-		delete(c.counts, budgets[0].Key)
-	}
-	return ok, out, nil
+	return out, room
 }
 
 // Reset deletes key.

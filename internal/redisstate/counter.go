@@ -88,16 +88,7 @@ return out
 // Take adds one to every key of budgets when each is below its limit, in
 // one atomic script, and returns their states.
 func (c *Counter) Take(ctx context.Context, window time.Duration, budgets ...auth.Budget) (bool, []auth.Count, error) {
-	args := make([]any, 0, 2+2*len(budgets))
-	args = append(args, len(budgets))
-	for _, b := range budgets {
-		args = append(args, c.key(b.Key))
-	}
-	args = append(args, window.Milliseconds())
-	for _, b := range budgets {
-		args = append(args, b.Limit)
-	}
-	return c.runBudgetScript(ctx, takeScript, len(budgets), args)
+	return c.runBudgetScript(ctx, takeScript, budgets, window.Milliseconds())
 }
 
 // clearScript deletes KEYS[1] when every key is below its limit (ARGV[1],
@@ -124,20 +115,23 @@ return out
 // Clear deletes the first key of budgets when each is below its limit, in
 // one atomic script, and returns their states as found.
 func (c *Counter) Clear(ctx context.Context, budgets ...auth.Budget) (bool, []auth.Count, error) {
-	args := make([]any, 0, 1+2*len(budgets))
-	args = append(args, len(budgets))
+	return c.runBudgetScript(ctx, clearScript, budgets)
+}
+
+// runBudgetScript runs a script on the budgets' keys, with ARGV the
+// leading values, then each budget's limit; the script answers a flag,
+// then the count and PTTL of each key.
+func (c *Counter) runBudgetScript(ctx context.Context, script *redis.Script, budgets []auth.Budget, leading ...any) (bool, []auth.Count, error) {
+	n := len(budgets)
+	args := make([]any, 0, 1+2*n+len(leading))
+	args = append(args, n)
 	for _, b := range budgets {
 		args = append(args, c.key(b.Key))
 	}
+	args = append(args, leading...)
 	for _, b := range budgets {
 		args = append(args, b.Limit)
 	}
-	return c.runBudgetScript(ctx, clearScript, len(budgets), args)
-}
-
-// runBudgetScript runs a script that answers a flag, then the count and
-// PTTL of each of its n keys.
-func (c *Counter) runBudgetScript(ctx context.Context, script *redis.Script, n int, args []any) (bool, []auth.Count, error) {
 	rc, err := conn(ctx, c.pool)
 	if err != nil {
 		return false, nil, err

@@ -208,7 +208,7 @@ func (d *sentinelDialer) primary(ctx context.Context) (string, error) {
 		// the URL's, then those it knows of now, so that Sentinels taken
 		// out of service leave the list as new ones join it.
 		next := []string{s}
-		for _, x := range append(slices.Clone(d.url.Sentinels), others...) {
+		for _, x := range slices.Concat(d.url.Sentinels, others) {
 			if len(next) < maxSentinels && !slices.Contains(next, x) {
 				next = append(next, x)
 			}

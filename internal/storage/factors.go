@@ -58,21 +58,26 @@ func rowChanged(res sql.Result, err error) (bool, error) {
 	return n > 0, nil
 }
 
-// changedQueuing is changed, with mails queued in the same transaction
-// when the statement touched a row (see auth.FactorStore).
-func (d *DB) changedQueuing(ctx context.Context, mails []auth.Mail, q string, args ...any) (bool, error) {
-	if len(mails) == 0 {
-		return d.changed(ctx, q, args...)
-	}
+// changeQueuing runs change in a transaction and, when it reports a
+// change, queues mails in the same transaction (see auth.FactorStore): no
+// change without its notice, no notice without its change.
+func (d *DB) changeQueuing(ctx context.Context, mails []auth.Mail, change func(tx *sql.Tx) (bool, error)) (bool, error) {
 	var done bool
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if done, err = rowChanged(tx.ExecContext(ctx, q, args...)); err != nil || !done {
+		if done, err = change(tx); err != nil || !done {
 			return err
 		}
 		return d.queueMails(ctx, tx, mails)
 	})
 	return done && err == nil, err
+}
+
+// execQueuing is changeQueuing of one UPDATE or DELETE.
+func (d *DB) execQueuing(ctx context.Context, mails []auth.Mail, q string, args ...any) (bool, error) {
+	return d.changeQueuing(ctx, mails, func(tx *sql.Tx) (bool, error) {
+		return rowChanged(tx.ExecContext(ctx, q, args...))
+	})
 }
 
 // TOTP returns the user's authenticator-app record.
@@ -115,20 +120,14 @@ func insertRecoveryCodes(ctx context.Context, tx *sql.Tx, userID int64, hashes [
 // ConfirmTOTP switches an unconfirmed secret on, replaces the recovery
 // codes and queues mails, in one transaction.
 func (d *DB) ConfirmTOTP(ctx context.Context, userID, step int64, codeHashes [][]byte, at time.Time, mails ...auth.Mail) (bool, error) {
-	var done bool
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		done, err = rowChanged(tx.ExecContext(ctx, `UPDATE totp_secrets SET confirmed_at = $1, last_step = $2
+	return d.changeQueuing(ctx, mails, func(tx *sql.Tx) (bool, error) {
+		done, err := rowChanged(tx.ExecContext(ctx, `UPDATE totp_secrets SET confirmed_at = $1, last_step = $2
 			WHERE user_id = $3 AND confirmed_at IS NULL`, d.timeArg(at), step, userID))
 		if err != nil || !done {
-			return err
+			return false, err
 		}
-		if err := insertRecoveryCodes(ctx, tx, userID, codeHashes); err != nil {
-			return err
-		}
-		return d.queueMails(ctx, tx, mails)
+		return true, insertRecoveryCodes(ctx, tx, userID, codeHashes)
 	})
-	return done && err == nil, err
 }
 
 // UseTOTPStep records step as used if it is later than the last one.
@@ -140,22 +139,16 @@ func (d *DB) UseTOTPStep(ctx context.Context, userID, step int64) (bool, error) 
 // DeleteTOTP removes the secret and the recovery codes, and queues mails
 // if a confirmed secret was removed, in one transaction.
 func (d *DB) DeleteTOTP(ctx context.Context, userID int64, mails ...auth.Mail) (bool, error) {
-	var done bool
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		done, err = rowChanged(tx.ExecContext(ctx, `DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL`, userID))
+	return d.changeQueuing(ctx, mails, func(tx *sql.Tx) (bool, error) {
+		done, err := rowChanged(tx.ExecContext(ctx, `DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL`, userID))
 		if err != nil {
-			return err
+			return false, err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
-			return factorError(err)
+			return false, factorError(err)
 		}
-		if !done {
-			return nil
-		}
-		return d.queueMails(ctx, tx, mails)
+		return done, nil
 	})
-	return done && err == nil, err
 }
 
 // ReplaceRecoveryCodes replaces all the user's recovery codes.
@@ -166,7 +159,7 @@ func (d *DB) ReplaceRecoveryCodes(ctx context.Context, userID int64, codeHashes 
 // UseRecoveryCode spends the unused code with hash, and queues mails if it
 // did.
 func (d *DB) UseRecoveryCode(ctx context.Context, userID int64, hash []byte, at time.Time, mails ...auth.Mail) (bool, error) {
-	return d.changedQueuing(ctx, mails, `UPDATE recovery_codes SET used_at = $1
+	return d.execQueuing(ctx, mails, `UPDATE recovery_codes SET used_at = $1
 		WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL`, d.timeArg(at), userID, hash)
 }
 
@@ -227,17 +220,14 @@ func (d *DB) Passkeys(ctx context.Context, userID int64) ([]auth.PasskeyRecord, 
 // id already stored is auth.ErrPasskeyExists.
 func (d *DB) AddPasskey(ctx context.Context, p auth.PasskeyRecord, mails ...auth.Mail) (int64, error) {
 	var id int64
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
+	_, err := d.changeQueuing(ctx, mails, func(tx *sql.Tx) (bool, error) {
 		err := tx.QueryRowContext(ctx, `INSERT INTO passkeys (user_id, credential_id, name, credential, sign_count, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 			p.UserID, p.CredentialID, p.Name, p.Credential, int64(p.SignCount), d.timeArg(p.CreatedAt)).Scan(&id)
 		if isUniqueViolation(err) {
-			return auth.ErrPasskeyExists
+			return false, auth.ErrPasskeyExists
 		}
-		if err != nil {
-			return factorError(err)
-		}
-		return d.queueMails(ctx, tx, mails)
+		return err == nil, factorError(err)
 	})
 	if err != nil {
 		return 0, err
@@ -261,7 +251,7 @@ func (d *DB) MarkPasskeyCloned(ctx context.Context, id int64) error {
 
 // DeletePasskey removes passkey id of the user, and queues mails if it did.
 func (d *DB) DeletePasskey(ctx context.Context, userID, id int64, mails ...auth.Mail) (bool, error) {
-	return d.changedQueuing(ctx, mails, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+	return d.execQueuing(ctx, mails, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
 }
 
 // KeyCheck returns the check value sealed for purpose.
